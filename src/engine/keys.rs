@@ -1,0 +1,1 @@
+//! Master key and access key files under the data dir.

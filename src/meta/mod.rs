@@ -1,0 +1,90 @@
+//! The metadata store: buckets, object manifests, multipart uploads and the queue of blobs
+//! waiting to be deleted. Owns transactions and the database schema; knows nothing of HTTP,
+//! shard bytes or keys (a manifest carries the DEK only in wrapped form).
+//!
+//! Every mutation that makes shard files unreferenced (overwrite, delete, part re-upload,
+//! abort, complete) records them in the orphan queue *in the same transaction*, so a crash
+//! between commit and shard deletion leaves a queue entry for garbage collection, never a leak.
+
+pub mod model;
+pub mod sqlite;
+
+use async_trait::async_trait;
+pub use model::*;
+
+/// Errors of the metadata layer. Callers branch on the variant.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("bucket does not exist")]
+    NoSuchBucket,
+    #[error("bucket already exists")]
+    BucketExists,
+    #[error("bucket is not empty")]
+    BucketNotEmpty,
+    #[error("multipart upload does not exist")]
+    NoSuchUpload,
+    #[error("metadata store failure: {0}")]
+    Internal(String),
+}
+
+pub type MetaResult<T> = Result<T, MetaError>;
+
+/// Orphaned blobs queued in the same transaction as the change that orphaned them, with the
+/// queue ids to pass to [`MetaStore::forget_orphans`] once their shard files are deleted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Orphans {
+    pub entries: Vec<(i64, OrphanBlob)>,
+}
+
+#[async_trait]
+pub trait MetaStore: Send + Sync + 'static {
+    /// Fails with `BucketExists` when the name is taken.
+    async fn create_bucket(&self, bucket: &Bucket) -> MetaResult<()>;
+    async fn get_bucket(&self, name: &str) -> MetaResult<Option<Bucket>>;
+    /// Fails with `NoSuchBucket`, or `BucketNotEmpty` when objects or uploads remain.
+    async fn delete_bucket(&self, name: &str) -> MetaResult<()>;
+    /// All buckets, sorted by name.
+    async fn list_buckets(&self) -> MetaResult<Vec<Bucket>>;
+
+    async fn get_object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectRecord>>;
+    /// Inserts or replaces (bucket, key). The replaced version's blobs are queued as orphans.
+    /// Fails with `NoSuchBucket`.
+    async fn put_object(&self, record: &ObjectRecord) -> MetaResult<Orphans>;
+    /// Removes (bucket, key) if present and queues its blobs. Missing key is not an error.
+    async fn delete_object(&self, bucket: &str, key: &str) -> MetaResult<Orphans>;
+    /// Objects with `key` starting with `query.prefix` and greater than `query.after`, in
+    /// key (byte) order, at most `query.limit`.
+    async fn list_objects(&self, bucket: &str, query: &ListQuery) -> MetaResult<Vec<ObjectRecord>>;
+
+    /// Fails with `NoSuchBucket`.
+    async fn create_upload(&self, upload: &MultipartUpload) -> MetaResult<()>;
+    async fn get_upload(&self, upload_id: &str) -> MetaResult<Option<MultipartUpload>>;
+    /// Records a part, replacing (and queueing) an earlier upload of the same part number.
+    /// Fails with `NoSuchUpload` when the upload is gone (completed or aborted meanwhile): the
+    /// caller then deletes the part's shards itself.
+    async fn put_part(&self, part: &UploadedPart) -> MetaResult<Orphans>;
+    /// Parts with number greater than `after_part`, ascending, at most `limit`.
+    async fn list_parts(
+        &self,
+        upload_id: &str,
+        after_part: u32,
+        limit: usize,
+    ) -> MetaResult<Vec<UploadedPart>>;
+    /// In one transaction: insert the object (queueing a replaced version), delete the upload
+    /// and its parts, and queue the uploaded parts that `record.parts` does not use (matched by
+    /// blob id). Fails with `NoSuchUpload`.
+    async fn complete_upload(&self, upload_id: &str, record: &ObjectRecord) -> MetaResult<Orphans>;
+    /// Deletes the upload and queues all its parts. Fails with `NoSuchUpload`.
+    async fn abort_upload(&self, upload_id: &str) -> MetaResult<Orphans>;
+    /// Uploads of `bucket` ordered by (key, initiated, upload id) after `query.after`.
+    async fn list_uploads(
+        &self,
+        bucket: &str,
+        query: &UploadListQuery,
+    ) -> MetaResult<Vec<MultipartUpload>>;
+
+    /// Oldest queued orphans first.
+    async fn pending_orphans(&self, limit: usize) -> MetaResult<Orphans>;
+    /// Drops queue entries whose shard files have been deleted.
+    async fn forget_orphans(&self, ids: &[i64]) -> MetaResult<()>;
+}

@@ -1,0 +1,2 @@
+//! SQLite metadata store (the embedded default).
+// HELPER-B: implement `SqliteStore` (MetaStore) here.

@@ -1,0 +1,1 @@
+//! aws-chunked decoding as a stream adapter: chunk signatures and trailers.
