@@ -67,23 +67,16 @@ def vhost_server():
     _stop(gw)
 
 
-@pytest.fixture(autouse=True)
-def _gateway_log_on_failure(request):
-    """Attach the tail of every gateway's log to a failing test's report."""
-    yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        for name in ("fresh_server", "server", "vhost_server"):
-            if name in request.fixturenames:
-                gw = request.getfixturevalue(name)
-                rep.sections.append((f"gateway log ({name}, tail)", gw.log_tail(40)))
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """Attach the tail of each gateway's log to a failing test's report."""
     outcome = yield
     rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
+    if rep.failed and rep.when in ("setup", "call"):
+        for name in ("fresh_server", "server", "vhost_server"):
+            gw = getattr(item, "funcargs", {}).get(name)
+            if gw is not None:
+                rep.sections.append((f"gateway log ({name}, tail)", gw.log_tail(40)))
 
 
 def boto_client(gw: Gateway, *, retries: int = 0, addressing: str = "path", **cfg):
@@ -211,7 +204,7 @@ class Cli:
 
     def aws(self, *args, check=True, timeout=300):
         return self.run(
-            ["aws", "--endpoint-url", self.gw.endpoint, "--no-cli-pager", *args],
+            ["aws", "--endpoint-url", self.gw.endpoint, *args],
             check=check,
             timeout=timeout,
         )

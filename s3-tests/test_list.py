@@ -88,7 +88,7 @@ def test_v2_pagination(s3, listing):
         assert r["KeyCount"] <= 3
         seen += [o["Key"] for o in r.get("Contents", [])]
         if token:
-            assert r["ContinuationToken"] == token
+            assert r.get("ContinuationToken") == token
         if not r["IsTruncated"]:
             assert "NextContinuationToken" not in r
             break
@@ -157,7 +157,7 @@ def test_v1_marker_and_next_marker(s3, listing):
     assert r["IsTruncated"] is True
     last = r["Contents"][-1]["Key"]
     r2 = s3.list_objects(Bucket=listing, Marker=last)
-    assert r2["Marker"] == last
+    assert r2.get("Marker") == last
     assert [o["Key"] for o in r2["Contents"]] == KEYS[4:]
     assert r2["IsTruncated"] is False
 
