@@ -88,11 +88,20 @@ fn serve(data_dir: PathBuf, listen: SocketAddr, config: Option<PathBuf>) -> anyh
                     eprintln!("  aws --endpoint-url http://{addr} s3 mb s3://my-bucket");
                 }
             },
-            async {
-                let _ = tokio::signal::ctrl_c().await;
-            },
+            shutdown_signal(),
         )
         .await?;
         Ok(())
     })
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends), so in-flight requests finish.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("chunkworks: shutting down");
 }
