@@ -1,6 +1,7 @@
 //! The object pipeline (DESIGN.md "Data flow"): chunk → encrypt → erasure-code → shard files
-//! on locations, and back. Owns: formats, keys, placement, streaming writer and reader.
-//! Must not know: HTTP, S3 error codes, the metadata store.
+//! on locations, and back. Owns: formats, keys, placement, the streaming writer and reader,
+//! manifest copies. Must not know: HTTP, S3 error codes, the metadata store's transactions
+//! (it reads and returns the plain records of `meta::model`).
 
 pub mod codec;
 pub mod crypto;
@@ -9,3 +10,206 @@ pub mod placement;
 pub mod reader;
 pub mod shard_file;
 pub mod writer;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::join_all;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::location::{Location, LocationError};
+use crate::meta::{ObjectRecord, OrphanBlob};
+use crypto::{DataKey, MasterKey};
+
+/// Errors of the engine. `Input` carries the body stream's own error untouched so the S3 layer
+/// can recover the exact S3 error it wraps.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("reading the input failed: {0}")]
+    Input(std::io::Error),
+    #[error("object exceeds the maximum size of {max} bytes")]
+    TooLarge { max: u64 },
+    #[error("not enough healthy shards to read chunk {chunk} of blob {blob_id}: {detail}")]
+    Unreadable {
+        blob_id: String,
+        chunk: u64,
+        detail: String,
+    },
+    #[error("writing shards failed: {0}")]
+    Write(String),
+    #[error("key error: {0}")]
+    Key(#[from] crypto::CryptoError),
+    #[error("location: {0}")]
+    Location(#[from] LocationError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+pub type EngineResult<T> = Result<T, EngineError>;
+
+/// Erasure-coding policy applied to new writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub k: u8,
+    pub m: u8,
+    pub chunk_size: u32,
+}
+
+/// The engine: locations in placement order, the write policy and the master key.
+#[derive(Debug)]
+pub struct Engine {
+    locations: Vec<Arc<dyn Location>>,
+    policy: Policy,
+    master: MasterKey,
+}
+
+/// A new object version's identity and key material.
+pub struct NewVersion {
+    pub version_id: String,
+    pub dek: DataKey,
+    pub wrapped_dek: String,
+    pub key_id: String,
+}
+
+/// A manifest copy as stored (sealed) in every location.
+#[derive(Serialize, Deserialize)]
+struct ManifestCopy {
+    /// Commit time in Unix ms; a rebuild keeps the newest state of each key.
+    committed_ms: i64,
+    /// `None` marks a tombstone: the version was deleted.
+    record: Option<ObjectRecord>,
+}
+
+/// Random 16 bytes as 32 hex chars: version ids, blob ids, upload ids.
+pub fn random_id() -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// Backend path of one shard file.
+pub fn shard_path(blob_id: &str, part_number: u32, shard_index: u8) -> String {
+    format!("shards/{blob_id}/{part_number}.{shard_index}")
+}
+
+fn manifest_path(version_id: &str) -> String {
+    format!("manifests/{version_id}")
+}
+
+impl Engine {
+    pub fn new(locations: Vec<Arc<dyn Location>>, policy: Policy, master: MasterKey) -> Self {
+        Self {
+            locations,
+            policy,
+            master,
+        }
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    pub fn locations(&self) -> &[Arc<dyn Location>] {
+        &self.locations
+    }
+
+    pub(crate) fn location(&self, name: &str) -> Option<&Arc<dyn Location>> {
+        self.locations.iter().find(|l| l.name() == name)
+    }
+
+    /// Fresh version id and DEK, wrapped under the master key.
+    pub fn new_version(&self) -> NewVersion {
+        let version_id = random_id();
+        let dek = DataKey::generate();
+        let wrapped_dek = self.master.wrap_dek(&dek, &version_id);
+        NewVersion {
+            version_id,
+            dek,
+            wrapped_dek,
+            key_id: self.master.id().to_string(),
+        }
+    }
+
+    /// Unwraps the DEK of a stored version.
+    pub fn data_key(
+        &self,
+        version_id: &str,
+        wrapped_dek: &str,
+        key_id: &str,
+    ) -> EngineResult<DataKey> {
+        if key_id != self.master.id() {
+            return Err(EngineError::Internal(format!(
+                "object is wrapped under master key {key_id}, the gateway has {}",
+                self.master.id()
+            )));
+        }
+        Ok(self.master.unwrap_dek(wrapped_dek, version_id)?)
+    }
+
+    /// Writes the sealed manifest copy of `record` to every location (in parallel).
+    pub async fn write_manifest_copies(
+        &self,
+        record: &ObjectRecord,
+        committed_ms: i64,
+    ) -> EngineResult<()> {
+        self.put_manifest(
+            &record.version_id,
+            ManifestCopy {
+                committed_ms,
+                record: Some(record.clone()),
+            },
+        )
+        .await
+    }
+
+    /// Replaces the manifest copies of `version_id` with sealed tombstones (best effort per
+    /// location: a location that is down is logged and left to garbage collection).
+    pub async fn write_tombstones(&self, version_id: &str, deleted_ms: i64) {
+        if let Err(e) = self
+            .put_manifest(
+                version_id,
+                ManifestCopy {
+                    committed_ms: deleted_ms,
+                    record: None,
+                },
+            )
+            .await
+        {
+            tracing::warn!(version_id, error = %e, "writing tombstone failed");
+        }
+    }
+
+    async fn put_manifest(&self, version_id: &str, copy: ManifestCopy) -> EngineResult<()> {
+        let path = manifest_path(version_id);
+        let plain = serde_json::to_vec(&copy).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let sealed = Bytes::from(self.master.seal_manifest(&path, &plain));
+        let results = join_all(self.locations.iter().map(|l| l.put(&path, sealed.clone()))).await;
+        results.into_iter().collect::<Result<Vec<_>, _>>()?;
+        Ok(())
+    }
+
+    /// Deletes the shard files of unreferenced blobs. Returns whether every delete succeeded
+    /// (the caller then drops the orphan queue entries).
+    pub async fn delete_blobs(&self, blobs: &[OrphanBlob]) -> bool {
+        let mut deletes = Vec::new();
+        for blob in blobs {
+            for shard in &blob.shards {
+                let Some(location) = self.location(&shard.location) else {
+                    tracing::warn!(location = %shard.location, "orphan on unknown location");
+                    continue;
+                };
+                let path = shard_path(&blob.blob_id, blob.part_number, shard.index);
+                deletes.push(async move { location.delete(&path).await });
+            }
+        }
+        let mut all_ok = true;
+        for result in join_all(deletes).await {
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "deleting an orphaned shard failed; left for gc");
+                all_ok = false;
+            }
+        }
+        all_ok
+    }
+}

@@ -1,1 +1,352 @@
-//! Streaming writer.
+//! The streaming writer: one part's body → chunks → AEAD → Reed-Solomon → k+m shard files.
+//!
+//! ```text
+//! body ─▶ chunker (async) ─┬─▶ MD5 thread ─────────────────────────────▶ digest
+//!                          └─▶ seal thread: encrypt, encode, checksum ─┬▶ shard writer 0 ─▶ location
+//!                                                                      ├▶ ...
+//!                                                                      └▶ shard writer n-1
+//! ```
+//! Every hop is a bounded channel, so memory is a few chunks per part whatever the object
+//! size, and MD5 (the serial floor of a PUT) runs on its own core beside encryption and
+//! coding. On any failure every shard file of the part is aborted or deleted; nothing is
+//! visible until the caller commits the manifest.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use md5::Digest;
+use tokio::sync::mpsc;
+
+use super::codec::Codec;
+use super::crypto::{ChunkAddress, DataKey, TAG_LEN};
+use super::shard_file::{self, ShardHeader};
+use super::{Engine, EngineError, EngineResult, placement, shard_path};
+use crate::location::Location;
+use crate::meta::{ShardRef, StoredPart};
+
+/// Chunks queued between the chunker and the seal thread.
+const SEAL_QUEUE: usize = 2;
+/// Chunks queued towards the MD5 thread (shared `Bytes`, no copies).
+const MD5_QUEUE: usize = 4;
+/// Blocks queued per shard writer.
+const SHARD_QUEUE: usize = 2;
+
+/// Work for the seal thread.
+enum SealMsg {
+    Chunk {
+        index: u64,
+        last: bool,
+        plain: Bytes,
+    },
+    /// The body ended cleanly: shard writers may commit.
+    Finish,
+}
+
+/// Work for one shard writer.
+enum ShardMsg {
+    Block(Bytes),
+    /// Commit the file. A channel closed without `Finish` aborts it.
+    Finish,
+}
+
+/// What a finished part write produced.
+#[derive(Debug)]
+pub struct WrittenPart {
+    pub part: StoredPart,
+    pub md5: [u8; 16],
+}
+
+impl Engine {
+    /// Streams `body` into the shard files of one part. `expected_size` (the request's
+    /// declared length) goes into the shard headers and must match; `max_size` bounds the
+    /// plaintext.
+    pub async fn write_part<S>(
+        &self,
+        dek: &DataKey,
+        part_number: u32,
+        body: S,
+        expected_size: Option<u64>,
+        max_size: u64,
+    ) -> EngineResult<WrittenPart>
+    where
+        S: futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin,
+    {
+        let policy = self.policy();
+        let (k, m) = (policy.k as usize, policy.m as usize);
+        let codec = Codec::new(k, m).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let mut blob_raw = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut blob_raw);
+        let blob_id = hex::encode(blob_raw);
+        let placement = placement::place(k, m, self.locations().len());
+        let shards: Vec<ShardRef> = placement
+            .iter()
+            .enumerate()
+            .map(|(i, &loc)| ShardRef {
+                index: i as u8,
+                location: self.locations()[loc].name().to_string(),
+            })
+            .collect();
+        let header = ShardHeader {
+            blob_id: blob_raw,
+            part_number,
+            shard_index: 0,
+            k: policy.k,
+            m: policy.m,
+            chunk_size: policy.chunk_size,
+            part_size: expected_size.unwrap_or(u64::MAX),
+        };
+
+        let mut shard_txs = Vec::with_capacity(k + m);
+        let mut writer_tasks = Vec::with_capacity(k + m);
+        for (i, &loc) in placement.iter().enumerate() {
+            let (tx, rx) = mpsc::channel::<ShardMsg>(SHARD_QUEUE);
+            shard_txs.push(tx);
+            let location = Arc::clone(&self.locations()[loc]);
+            let path = shard_path(&blob_id, part_number, i as u8);
+            let mut shard_header = header.clone();
+            shard_header.shard_index = i as u8;
+            writer_tasks.push(tokio::spawn(write_shard_file(
+                location,
+                path,
+                shard_header,
+                rx,
+            )));
+        }
+
+        let (md5_tx, mut md5_rx) = mpsc::channel::<Bytes>(MD5_QUEUE);
+        let md5_task = tokio::task::spawn_blocking(move || {
+            let mut h = md5::Md5::new();
+            while let Some(b) = md5_rx.blocking_recv() {
+                h.update(&b);
+            }
+            let out: [u8; 16] = h.finalize().into();
+            out
+        });
+
+        let (seal_tx, seal_rx) = mpsc::channel::<SealMsg>(SEAL_QUEUE);
+        let seal_task = tokio::task::spawn_blocking({
+            let dek = dek.clone();
+            let blob_id = blob_id.clone();
+            let header = header.clone();
+            move || seal_chunks(dek, blob_id, header, codec, seal_rx, shard_txs)
+        });
+
+        let chunked = chunk_body(
+            body,
+            policy.chunk_size as usize,
+            max_size,
+            &seal_tx,
+            &md5_tx,
+        )
+        .await;
+        let chunked = match chunked {
+            Ok(size) if expected_size.is_some_and(|e| e != size) => {
+                Err(EngineError::Input(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "body length differs from the declared length",
+                )))
+            }
+            other => other,
+        };
+        if chunked.is_ok() {
+            let _ = seal_tx.send(SealMsg::Finish).await;
+        }
+        drop(seal_tx);
+        drop(md5_tx);
+        let sealed = seal_task
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let md5 = md5_task
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let mut write_errors = Vec::new();
+        for task in writer_tasks {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => write_errors.push(e),
+                Err(e) => write_errors.push(e.to_string()),
+            }
+        }
+        let result = match (chunked, sealed) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(EngineError::Write(e)),
+            (Ok(_), Ok(())) if !write_errors.is_empty() => {
+                Err(EngineError::Write(write_errors.join("; ")))
+            }
+            (Ok(size), Ok(())) => Ok(size),
+        };
+        match result {
+            Ok(size) => Ok(WrittenPart {
+                part: StoredPart {
+                    part_number,
+                    blob_id,
+                    size,
+                    md5_hex: hex::encode(md5),
+                    k: policy.k,
+                    m: policy.m,
+                    chunk_size: policy.chunk_size,
+                    shards,
+                    checksum: None,
+                },
+                md5,
+            }),
+            Err(e) => {
+                // Writers that already committed leave files behind: remove them.
+                let orphan = crate::meta::OrphanBlob {
+                    blob_id,
+                    part_number,
+                    shards,
+                };
+                self.delete_blobs(std::slice::from_ref(&orphan)).await;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The seal thread: encrypt each chunk, split and encode it, checksum every block and hand
+/// the blocks to the shard writers.
+fn seal_chunks(
+    dek: DataKey,
+    blob_id: String,
+    mut header: ShardHeader,
+    codec: Codec,
+    mut rx: mpsc::Receiver<SealMsg>,
+    shard_txs: Vec<mpsc::Sender<ShardMsg>>,
+) -> Result<(), String> {
+    let block_key = dek.block_key();
+    while let Some(msg) = rx.blocking_recv() {
+        let (index, last, plain) = match msg {
+            SealMsg::Chunk { index, last, plain } => (index, last, plain),
+            SealMsg::Finish => {
+                for tx in &shard_txs {
+                    let _ = tx.blocking_send(ShardMsg::Finish);
+                }
+                return Ok(());
+            }
+        };
+        let mut buf = Vec::with_capacity(plain.len() + TAG_LEN);
+        buf.extend_from_slice(&plain);
+        drop(plain);
+        let addr = ChunkAddress {
+            blob_id: &blob_id,
+            part_number: header.part_number,
+            chunk_index: index,
+            last,
+        };
+        dek.encrypt_chunk(&addr, &mut buf);
+        let blocks = codec.encode(&buf).map_err(|e| e.to_string())?;
+        drop(buf);
+        for (i, mut block) in blocks.into_iter().enumerate() {
+            header.shard_index = i as u8;
+            let sum = shard_file::block_checksum(&block_key, &header, index, &block);
+            block.extend_from_slice(&sum);
+            if shard_txs[i]
+                .blocking_send(ShardMsg::Block(Bytes::from(block)))
+                .is_err()
+            {
+                return Err(format!("shard writer {i} stopped"));
+            }
+        }
+    }
+    // The body failed: dropping the senders without Finish aborts every shard file.
+    Ok(())
+}
+
+/// One shard writer: header, then blocks as they come; commit on `Finish`, abort otherwise.
+async fn write_shard_file(
+    location: Arc<dyn Location>,
+    path: String,
+    header: ShardHeader,
+    mut rx: mpsc::Receiver<ShardMsg>,
+) -> Result<(), String> {
+    let mut writer = location
+        .begin_write(&path)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Err(e) = writer.write(Bytes::copy_from_slice(&header.encode())).await {
+        let _ = writer.abort().await;
+        return Err(e.to_string());
+    }
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            ShardMsg::Block(block) => {
+                if let Err(e) = writer.write(block).await {
+                    let _ = writer.abort().await;
+                    return Err(e.to_string());
+                }
+            }
+            ShardMsg::Finish => return writer.finish().await.map_err(|e| e.to_string()),
+        }
+    }
+    let _ = writer.abort().await;
+    Err("write cancelled".into())
+}
+
+/// Reads `body` into chunks of `chunk_size` and hands each to the MD5 and seal threads.
+/// Returns the plaintext size. The last chunk (possibly empty) carries the last flag.
+async fn chunk_body<S>(
+    mut body: S,
+    chunk_size: usize,
+    max_size: u64,
+    seal_tx: &mpsc::Sender<SealMsg>,
+    md5_tx: &mpsc::Sender<Bytes>,
+) -> EngineResult<u64>
+where
+    S: futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin,
+{
+    let send = |index: u64, last: bool, plain: Bytes| async move {
+        md5_tx
+            .send(plain.clone())
+            .await
+            .map_err(|_| EngineError::Internal("md5 thread stopped".into()))?;
+        seal_tx
+            .send(SealMsg::Chunk { index, last, plain })
+            .await
+            .map_err(|_| EngineError::Write("sealing stopped".into()))
+    };
+    let mut total: u64 = 0;
+    let mut index: u64 = 0;
+    let mut buf = BytesMut::with_capacity(chunk_size);
+    // A full chunk is held back until we know whether more data follows, so the last chunk
+    // is always flagged, even when the size is an exact multiple of the chunk size.
+    let mut held: Option<Bytes> = None;
+    while let Some(piece) = body.next().await {
+        let mut piece = piece.map_err(EngineError::Input)?;
+        total += piece.len() as u64;
+        if total > max_size {
+            return Err(EngineError::TooLarge { max: max_size });
+        }
+        while !piece.is_empty() {
+            if buf.is_empty() && piece.len() >= chunk_size {
+                // A whole chunk inside one piece: pass it on without copying.
+                if let Some(prev) = held.take() {
+                    send(index, false, prev).await?;
+                    index += 1;
+                }
+                held = Some(piece.split_to(chunk_size));
+                continue;
+            }
+            let take = (chunk_size - buf.len()).min(piece.len());
+            buf.extend_from_slice(&piece.split_to(take));
+            if buf.len() == chunk_size {
+                if let Some(prev) = held.take() {
+                    send(index, false, prev).await?;
+                    index += 1;
+                }
+                held =
+                    Some(std::mem::replace(&mut buf, BytesMut::with_capacity(chunk_size)).freeze());
+            }
+        }
+    }
+    match held.take() {
+        Some(prev) if buf.is_empty() => send(index, true, prev).await?,
+        Some(prev) => {
+            send(index, false, prev).await?;
+            send(index + 1, true, buf.freeze()).await?;
+        }
+        None => send(index, true, buf.freeze()).await?,
+    }
+    Ok(total)
+}

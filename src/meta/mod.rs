@@ -6,6 +6,7 @@
 //! abort, complete) records them in the orphan queue *in the same transaction*, so a crash
 //! between commit and shard deletion leaves a queue entry for garbage collection, never a leak.
 
+pub mod conformance;
 pub mod model;
 pub mod sqlite;
 

@@ -1,0 +1,224 @@
+//! Operation handlers, one group per file, and the one dispatch `match` over all operations.
+//! Also the boundary mappings of lower-layer errors to S3 errors.
+
+mod bucket;
+mod list;
+mod multipart;
+mod object;
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use http::HeaderMap;
+
+use super::auth::{Authenticated, VerifiedBody};
+use super::error::{S3Error, S3ErrorCode, S3Result};
+use super::router::{Operation, Query};
+use super::{S3State, host};
+use crate::engine::EngineError;
+use crate::meta::{MetaError, ObjectRecord, Orphans};
+
+/// An authenticated request on its way to a handler.
+pub struct RequestCtx {
+    pub parts: http::request::Parts,
+    pub query: Query,
+    pub auth: Authenticated,
+    pub body: axum::body::Body,
+}
+
+impl RequestCtx {
+    /// The verifying body stream (consumes the request body).
+    pub fn into_body(self) -> S3Result<(http::request::Parts, Query, VerifiedBody)> {
+        let RequestCtx {
+            parts,
+            query,
+            auth,
+            body,
+        } = self;
+        let verified = auth.into_body(&parts, body)?;
+        Ok((parts, query, verified))
+    }
+    pub fn headers(&self) -> &HeaderMap {
+        &self.parts.headers
+    }
+}
+
+pub async fn dispatch(state: &Arc<S3State>, op: Operation, req: RequestCtx) -> S3Result<Response> {
+    use Operation::*;
+    match op {
+        ListBuckets => bucket::list_buckets(state).await,
+        CreateBucket { bucket } => bucket::create_bucket(state, &bucket, req).await,
+        HeadBucket { bucket } => bucket::head_bucket(state, &bucket).await,
+        DeleteBucket { bucket } => bucket::delete_bucket(state, &bucket).await,
+        GetBucketLocation { bucket } => bucket::get_bucket_location(state, &bucket).await,
+        GetBucketVersioning { bucket } => bucket::get_bucket_versioning(state, &bucket).await,
+        ListObjects { bucket } => list::list_objects(state, &bucket, &req.query, false).await,
+        ListObjectsV2 { bucket } => list::list_objects(state, &bucket, &req.query, true).await,
+        ListMultipartUploads { bucket } => {
+            multipart::list_uploads(state, &bucket, &req.query).await
+        }
+        DeleteObjects { bucket } => object::delete_objects(state, &bucket, req).await,
+        PutObject { bucket, key } => object::put_object(state, &bucket, &key, req).await,
+        GetObject { bucket, key } => object::get_object(state, &bucket, &key, req, false).await,
+        HeadObject { bucket, key } => object::get_object(state, &bucket, &key, req, true).await,
+        DeleteObject { bucket, key } => object::delete_object(state, &bucket, &key).await,
+        CreateMultipartUpload { bucket, key } => multipart::create(state, &bucket, &key, req).await,
+        UploadPart {
+            bucket,
+            key,
+            upload_id,
+            part_number,
+        } => multipart::upload_part(state, &bucket, &key, &upload_id, part_number, req).await,
+        CompleteMultipartUpload {
+            bucket,
+            key,
+            upload_id,
+        } => multipart::complete(state, &bucket, &key, &upload_id, req).await,
+        AbortMultipartUpload {
+            bucket,
+            key,
+            upload_id,
+        } => multipart::abort(state, &bucket, &key, &upload_id).await,
+        ListParts {
+            bucket,
+            key,
+            upload_id,
+        } => multipart::list_parts(state, &bucket, &key, &upload_id, &req.query).await,
+        Unsupported { name } => Err(S3Error::new(
+            S3ErrorCode::NotImplemented,
+            format!("{name} is not implemented by this gateway"),
+        )),
+    }
+}
+
+impl From<MetaError> for S3Error {
+    fn from(e: MetaError) -> Self {
+        match e {
+            MetaError::NoSuchBucket => S3Error::new(
+                S3ErrorCode::NoSuchBucket,
+                "The specified bucket does not exist",
+            ),
+            MetaError::BucketExists => S3Error::new(
+                S3ErrorCode::BucketAlreadyOwnedByYou,
+                "Your previous request to create the named bucket succeeded and you already own it.",
+            ),
+            MetaError::BucketNotEmpty => S3Error::new(
+                S3ErrorCode::BucketNotEmpty,
+                "The bucket you tried to delete is not empty",
+            ),
+            MetaError::NoSuchUpload => S3Error::new(
+                S3ErrorCode::NoSuchUpload,
+                "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+            ),
+            MetaError::Internal(detail) => S3Error::internal(detail),
+        }
+    }
+}
+
+impl From<EngineError> for S3Error {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Input(io) => super::auth::body_error(&io),
+            EngineError::TooLarge { max } => S3Error::new(
+                S3ErrorCode::EntityTooLarge,
+                format!("Your proposed upload exceeds the maximum allowed size of {max} bytes"),
+            ),
+            EngineError::Unreadable { .. } | EngineError::Write(_) | EngineError::Location(_) => {
+                tracing::error!(error = %e, "storage unavailable");
+                S3Error::new(
+                    S3ErrorCode::ServiceUnavailable,
+                    "Not enough storage locations are available to serve this request",
+                )
+            }
+            EngineError::Key(_) | EngineError::Internal(_) => S3Error::internal(e),
+        }
+    }
+}
+
+/// Fails with NoSuchBucket unless `bucket` exists.
+pub async fn require_bucket(state: &S3State, bucket: &str) -> S3Result<()> {
+    match state.meta.get_bucket(bucket).await? {
+        Some(_) => Ok(()),
+        None => Err(MetaError::NoSuchBucket.into()),
+    }
+}
+
+/// After a commit: tombstone the manifest copies of replaced versions, delete their shard
+/// files and drop the queue entries. Failures stay queued for garbage collection.
+pub async fn release_orphans(state: &S3State, orphans: Orphans, replaced: Option<&ObjectRecord>) {
+    if let Some(old) = replaced {
+        state
+            .engine
+            .write_tombstones(&old.version_id, super::now_ms())
+            .await;
+    }
+    if orphans.entries.is_empty() {
+        return;
+    }
+    let blobs: Vec<_> = orphans.entries.iter().map(|(_, b)| b.clone()).collect();
+    if state.engine.delete_blobs(&blobs).await {
+        let ids: Vec<i64> = orphans.entries.iter().map(|(id, _)| *id).collect();
+        if let Err(e) = state.meta.forget_orphans(&ids).await {
+            tracing::warn!(error = %e, "dropping orphan queue entries failed; gc will retry");
+        }
+    }
+}
+
+/// Standard headers kept with an object and returned on GET/HEAD.
+pub const STORED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-encoding",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "expires",
+    "x-amz-website-redirect-location",
+];
+
+/// Largest total size of user metadata (names + values), as AWS limits it.
+const MAX_USER_METADATA: usize = 2048;
+
+/// The stored standard headers and `x-amz-meta-*` pairs of a request.
+pub fn object_metadata(
+    headers: &HeaderMap,
+) -> S3Result<(Vec<(String, String)>, Vec<(String, String)>)> {
+    let mut stored = Vec::new();
+    let mut user = Vec::new();
+    let mut user_size = 0;
+    for (name, value) in headers {
+        let name = name.as_str();
+        let text = || {
+            value.to_str().map(str::to_string).map_err(|_| {
+                S3Error::new(
+                    S3ErrorCode::InvalidArgument,
+                    format!("header {name} is not valid text"),
+                )
+            })
+        };
+        if STORED_HEADERS.contains(&name) {
+            stored.push((name.to_string(), text()?));
+        } else if let Some(meta) = name.strip_prefix("x-amz-meta-") {
+            let value = text()?;
+            user_size += meta.len() + value.len();
+            user.push((meta.to_string(), value));
+        }
+    }
+    if user_size > MAX_USER_METADATA {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "Your metadata headers exceed the maximum allowed metadata size (2 KB)",
+        ));
+    }
+    Ok((stored, user))
+}
+
+/// Validates the key and the bucket's existence.
+pub async fn check_object_target(state: &S3State, bucket: &str, key: &str) -> S3Result<()> {
+    host::check_key(key)?;
+    require_bucket(state, bucket).await
+}
+
+/// Quoted ETag header value.
+pub fn quoted(etag: &str) -> String {
+    format!("\"{etag}\"")
+}

@@ -1,0 +1,361 @@
+//! Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use futures::{StreamExt, TryStreamExt};
+use http::{HeaderValue, StatusCode};
+
+use super::{
+    RequestCtx, check_object_target, object_metadata, quoted, release_orphans, require_bucket,
+};
+use crate::meta::{Checksum, ObjectRecord};
+use crate::s3::auth::VerifiedBody;
+use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
+use crate::s3::range::{self, RangeRequest};
+use crate::s3::xml::{self, MAX_XML_BODY, XmlWriter};
+use crate::s3::{S3State, empty_response, http_date, now_ms, read_small_body, xml_response};
+
+/// Checks Content-MD5 and turns the verified checksum into its stored form.
+pub fn body_digests(body: &VerifiedBody, md5: &[u8; 16], kind: &str) -> S3Result<Option<Checksum>> {
+    if let Some(expected) = body.content_md5
+        && &expected != md5
+    {
+        return Err(S3Error::new(
+            S3ErrorCode::BadDigest,
+            "The Content-MD5 you specified did not match what we received.",
+        ));
+    }
+    Ok(body
+        .outcome
+        .checksum
+        .get()
+        .cloned()
+        .flatten()
+        .map(|c| Checksum {
+            algorithm: c.algorithm,
+            value: c.value,
+            kind: kind.to_string(),
+        }))
+}
+
+/// Declared body length, required by S3 for uploads.
+pub fn declared_length(body: &VerifiedBody, max: u64) -> S3Result<u64> {
+    let len = body.length.ok_or_else(|| {
+        S3Error::new(
+            S3ErrorCode::MissingContentLength,
+            "You must provide the Content-Length HTTP header.",
+        )
+    })?;
+    if len > max {
+        return Err(S3Error::new(
+            S3ErrorCode::EntityTooLarge,
+            format!("Your proposed upload exceeds the maximum allowed size of {max} bytes"),
+        ));
+    }
+    Ok(len)
+}
+
+pub fn checksum_header(r: &mut Response, c: &Checksum) {
+    let name = format!("x-amz-checksum-{}", c.algorithm.to_ascii_lowercase());
+    if let (Ok(n), Ok(v)) = (
+        http::HeaderName::try_from(name),
+        HeaderValue::from_str(&c.value),
+    ) {
+        r.headers_mut().insert(n, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&c.kind) {
+        r.headers_mut().insert("x-amz-checksum-type", v);
+    }
+}
+
+pub async fn put_object(
+    state: &Arc<S3State>,
+    bucket: &str,
+    key: &str,
+    req: RequestCtx,
+) -> S3Result<Response> {
+    check_object_target(state, bucket, key).await?;
+    let (headers, user_meta) = object_metadata(req.headers())?;
+    let (_, _, mut body) = req.into_body()?;
+    let length = declared_length(&body, state.max_put_size)?;
+    let version = state.engine.new_version();
+    let stream = std::mem::replace(&mut body.stream, Box::pin(futures::stream::empty()));
+    let written = state
+        .engine
+        .write_part(&version.dek, 1, stream, Some(length), state.max_put_size)
+        .await?;
+    let checksum = match body_digests(&body, &written.md5, "FULL_OBJECT") {
+        Ok(c) => c,
+        Err(e) => {
+            discard(state, &written.part).await;
+            return Err(e);
+        }
+    };
+    let record = ObjectRecord {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        version_id: version.version_id,
+        size: written.part.size,
+        etag: hex::encode(written.md5),
+        last_modified_ms: now_ms(),
+        headers,
+        user_meta,
+        checksum: checksum.clone(),
+        wrapped_dek: version.wrapped_dek,
+        key_id: version.key_id,
+        parts: vec![written.part],
+        multipart_count: 0,
+    };
+    commit(state, &record).await?;
+    let mut r = empty_response(StatusCode::OK);
+    r.headers_mut().insert(
+        http::header::ETAG,
+        HeaderValue::from_str(&quoted(&record.etag)).expect("hex"),
+    );
+    if let Some(c) = &checksum {
+        checksum_header(&mut r, c);
+    }
+    Ok(r)
+}
+
+/// Deletes the shard files of a part that will not be committed.
+pub async fn discard(state: &S3State, part: &crate::meta::StoredPart) {
+    let orphan = crate::meta::OrphanBlob {
+        blob_id: part.blob_id.clone(),
+        part_number: part.part_number,
+        shards: part.shards.clone(),
+    };
+    state
+        .engine
+        .delete_blobs(std::slice::from_ref(&orphan))
+        .await;
+}
+
+/// Shard files are written; now the manifest copies, then the one metadata transaction, then
+/// the old version's shards. On failure the new shards are removed and nothing is visible.
+pub async fn commit(state: &S3State, record: &ObjectRecord) -> S3Result<()> {
+    commit_with(state, record, None).await
+}
+
+/// Like [`commit`], for a multipart upload: the transaction also removes the upload. On a
+/// failed commit the parts stay with the upload (the client may retry or abort).
+pub async fn commit_parts_record(
+    state: &S3State,
+    upload_id: &str,
+    record: &ObjectRecord,
+) -> S3Result<()> {
+    commit_with(state, record, Some(upload_id)).await
+}
+
+async fn commit_with(
+    state: &S3State,
+    record: &ObjectRecord,
+    upload_id: Option<&str>,
+) -> S3Result<()> {
+    let previous = state.meta.get_object(&record.bucket, &record.key).await?;
+    let result = async {
+        state
+            .engine
+            .write_manifest_copies(record, record.last_modified_ms)
+            .await?;
+        Ok::<_, S3Error>(match upload_id {
+            None => state.meta.put_object(record).await?,
+            Some(id) => state.meta.complete_upload(id, record).await?,
+        })
+    }
+    .await;
+    match result {
+        Ok(orphans) => {
+            release_orphans(state, orphans, previous.as_ref()).await;
+            Ok(())
+        }
+        Err(e) => {
+            if upload_id.is_none() {
+                for part in &record.parts {
+                    discard(state, part).await;
+                }
+            }
+            state
+                .engine
+                .write_tombstones(&record.version_id, now_ms())
+                .await;
+            Err(e)
+        }
+    }
+}
+
+pub async fn get_object(
+    state: &Arc<S3State>,
+    bucket: &str,
+    key: &str,
+    req: RequestCtx,
+    head: bool,
+) -> S3Result<Response> {
+    require_bucket(state, bucket).await?;
+    let record =
+        state.meta.get_object(bucket, key).await?.ok_or_else(|| {
+            S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+        })?;
+    let headers = req.headers();
+    let range_header = headers
+        .get(http::header::RANGE)
+        .and_then(|v| v.to_str().ok());
+    let (status, range) = match range::parse(range_header, record.size) {
+        RangeRequest::Whole => (StatusCode::OK, 0..record.size),
+        RangeRequest::Partial(r) => (StatusCode::PARTIAL_CONTENT, r),
+        RangeRequest::Unsatisfiable => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRange,
+                "The requested range is not satisfiable",
+            )
+            .with_extra(
+                "RangeRequested",
+                range_header.unwrap_or_default().to_string(),
+            )
+            .with_extra("ActualObjectSize", record.size.to_string()));
+        }
+    };
+    let want_checksum = headers
+        .get("x-amz-checksum-mode")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("ENABLED"));
+
+    let body = if head || range.is_empty() {
+        Body::empty()
+    } else {
+        let mut stream = Box::pin(state.engine.read_object(&record, range.clone())?);
+        // Fetch the first chunk before answering, so an unreadable object gets an error status
+        // rather than a truncated 200.
+        let first = match stream.next().await {
+            Some(Ok(b)) => b,
+            Some(Err(e)) => return Err(e.into()),
+            None => bytes::Bytes::new(),
+        };
+        let rest = stream.map_err(|e| {
+            tracing::error!(error = %e, "object read failed mid-stream");
+            std::io::Error::other(e.to_string())
+        });
+        Body::from_stream(
+            futures::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(rest),
+        )
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    let set = |h: &mut http::HeaderMap, name: &str, value: &str| {
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::try_from(name),
+            HeaderValue::from_str(value),
+        ) {
+            h.insert(n, v);
+        }
+    };
+    set(h, "content-length", &(range.end - range.start).to_string());
+    set(h, "etag", &quoted(&record.etag));
+    set(h, "last-modified", &http_date(record.last_modified_ms));
+    set(h, "accept-ranges", "bytes");
+    if !record.headers.iter().any(|(n, _)| n == "content-type") {
+        set(h, "content-type", "binary/octet-stream");
+    }
+    for (name, value) in &record.headers {
+        set(h, name, value);
+    }
+    for (name, value) in &record.user_meta {
+        set(h, &format!("x-amz-meta-{name}"), value);
+    }
+    if status == StatusCode::PARTIAL_CONTENT {
+        set(
+            h,
+            "content-range",
+            &format!("bytes {}-{}/{}", range.start, range.end - 1, record.size),
+        );
+    }
+    if record.multipart_count > 0 {
+        set(
+            h,
+            "x-amz-mp-parts-count",
+            &record.multipart_count.to_string(),
+        );
+    }
+    if want_checksum
+        && status == StatusCode::OK
+        && let Some(c) = &record.checksum
+    {
+        checksum_header(&mut r, c);
+    }
+    Ok(r)
+}
+
+pub async fn delete_object(state: &Arc<S3State>, bucket: &str, key: &str) -> S3Result<Response> {
+    require_bucket(state, bucket).await?;
+    remove(state, bucket, key).await?;
+    Ok(empty_response(StatusCode::NO_CONTENT))
+}
+
+async fn remove(state: &S3State, bucket: &str, key: &str) -> S3Result<()> {
+    let previous = state.meta.get_object(bucket, key).await?;
+    if previous.is_none() {
+        return Ok(());
+    }
+    let orphans = state.meta.delete_object(bucket, key).await?;
+    release_orphans(state, orphans, previous.as_ref()).await;
+    Ok(())
+}
+
+/// Most keys one DeleteObjects request may name.
+const MAX_DELETE_KEYS: usize = 1000;
+
+pub async fn delete_objects(
+    state: &Arc<S3State>,
+    bucket: &str,
+    req: RequestCtx,
+) -> S3Result<Response> {
+    require_bucket(state, bucket).await?;
+    let (_, _, body) = req.into_body()?;
+    let content_md5 = body.content_md5;
+    let raw = read_small_body(body, MAX_XML_BODY).await?;
+    if let Some(expected) = content_md5 {
+        use md5::Digest;
+        let got: [u8; 16] = md5::Md5::digest(&raw).into();
+        if got != expected {
+            return Err(S3Error::new(
+                S3ErrorCode::BadDigest,
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+    }
+    let request: xml::Delete = xml::parse(&raw)?;
+    if request.objects.is_empty() || request.objects.len() > MAX_DELETE_KEYS {
+        return Err(S3Error::new(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        ));
+    }
+    let mut w = XmlWriter::new("DeleteResult");
+    for entry in &request.objects {
+        let outcome = match crate::s3::host::check_key(&entry.key) {
+            Ok(()) => remove(state, bucket, &entry.key).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) if request.quiet => {}
+            Ok(()) => {
+                w.open("Deleted").elem("Key", &entry.key);
+                if let Some(v) = &entry.version_id {
+                    w.elem("VersionId", v);
+                }
+                w.close("Deleted");
+            }
+            Err(e) => {
+                w.open("Error")
+                    .elem("Key", &entry.key)
+                    .elem("Code", e.code.as_str())
+                    .elem("Message", &e.message)
+                    .close("Error");
+            }
+        }
+    }
+    Ok(xml_response(w.finish("DeleteResult")))
+}
