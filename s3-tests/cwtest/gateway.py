@@ -90,7 +90,7 @@ class Gateway:
             RUST_BACKTRACE="1",
             NO_COLOR="1",
         )
-        env.setdefault("RUST_LOG", "info")
+        env.setdefault("CHUNKWORKS_LOG", "info")
         self._log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             args, stdout=self._log_file, stderr=subprocess.STDOUT, env=env, cwd=self.workdir
