@@ -105,8 +105,9 @@ setup_venv() {
 
 run_pytest() {
     local junit="$LOG_DIR/junit.xml"
-    "$VENV/bin/python" -m pytest -p no:cacheprovider -o junit_family=xunit2 --junitxml "$junit" \
-        "$SUITE" "$@" 2>&1 | tee "$LOG_DIR/pytest.log"
+    # from the suite's directory, so test paths given as arguments are relative to it
+    (cd "$SUITE" && "$VENV/bin/python" -m pytest -p no:cacheprovider -o junit_family=xunit2 \
+        --junitxml "$junit" "$@") 2>&1 | tee "$LOG_DIR/pytest.log"
     local rc=${PIPESTATUS[0]}
     if [ "$rc" -eq 5 ]; then
         echo "pytest collected no tests: that is a failure here" >&2
