@@ -1,0 +1,222 @@
+"""Fixtures: gateway processes, boto3 clients, raw signed clients, aws-cli and rclone runners.
+
+The suite builds nothing. It runs the binary named by CHUNKWORKS_BIN (default:
+../target/release/chunkworks relative to this directory).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from cwtest.gateway import ACCESS_KEY, REGION, SECRET_KEY, Gateway, make_workdir, remove_workdir
+from cwtest.sigv4 import Raw, Signer
+from cwtest.util import new_bucket_name
+
+HERE = Path(__file__).resolve().parent
+VHOST_DOMAIN = "s3.example.test"
+
+
+def gateway_binary() -> str:
+    return os.environ.get("CHUNKWORKS_BIN") or str(HERE.parent / "target" / "release" / "chunkworks")
+
+
+def _start(prefix: str, config_text: str | None = None) -> Gateway:
+    workdir = make_workdir(prefix)
+    gw = Gateway(gateway_binary(), workdir, config=config_text)
+    try:
+        gw.start()
+    except Exception:
+        remove_workdir(workdir)
+        raise
+    return gw
+
+
+def _stop(gw: Gateway, keep_on_failure: bool = False):
+    gw.stop()
+    if not keep_on_failure:
+        remove_workdir(gw.workdir)
+
+
+@pytest.fixture(scope="session")
+def server():
+    """The shared gateway for ordinary (non-destructive) tests."""
+    gw = _start("cw-session-")
+    yield gw
+    _stop(gw)
+
+
+@pytest.fixture
+def fresh_server():
+    """A gateway of its own for one test (location removal, corruption, memory)."""
+    gw = _start("cw-fresh-")
+    yield gw
+    _stop(gw)
+
+
+@pytest.fixture(scope="session")
+def vhost_server():
+    """A gateway with virtual-hosted-style addressing enabled for VHOST_DOMAIN."""
+    gw = _start("cw-vhost-", f'base_domain = ["{VHOST_DOMAIN}"]\n')
+    yield gw
+    _stop(gw)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the tail of each gateway's log to a failing test's report."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and rep.when in ("setup", "call"):
+        for name in ("fresh_server", "server", "vhost_server"):
+            gw = getattr(item, "funcargs", {}).get(name)
+            if gw is not None:
+                rep.sections.append((f"gateway log ({name}, tail)", gw.log_tail(40)))
+
+
+def boto_client(gw: Gateway, *, retries: int = 0, addressing: str = "path", **cfg):
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=gw.endpoint,
+        aws_access_key_id=cfg.pop("access_key", ACCESS_KEY),
+        aws_secret_access_key=cfg.pop("secret_key", SECRET_KEY),
+        region_name=REGION,
+        config=Config(
+            s3={"addressing_style": addressing},
+            retries={"max_attempts": retries + 1, "mode": "standard"},
+            signature_version="s3v4",
+            connect_timeout=10,
+            read_timeout=300,
+            **cfg,
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+def s3(server):
+    """boto3 client, path style, no retries (so error codes are seen as sent)."""
+    return boto_client(server)
+
+
+@pytest.fixture
+def fresh_s3(fresh_server):
+    return boto_client(fresh_server)
+
+
+@pytest.fixture(scope="session")
+def raw(server):
+    return Raw(server.host, server.port, Signer(ACCESS_KEY, SECRET_KEY, REGION))
+
+
+@pytest.fixture
+def fresh_raw(fresh_server):
+    return Raw(fresh_server.host, fresh_server.port, Signer(ACCESS_KEY, SECRET_KEY, REGION))
+
+
+def _empty_and_delete(client, name):
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+        for up in client.list_multipart_uploads(Bucket=name).get("Uploads", []):
+            client.abort_multipart_upload(Bucket=name, Key=up["Key"], UploadId=up["UploadId"])
+        client.delete_bucket(Bucket=name)
+    except Exception:
+        pass  # best effort: the session server's data dir goes away anyway
+
+
+@pytest.fixture
+def bucket(s3):
+    """A new empty bucket on the session server, removed afterwards."""
+    name = new_bucket_name()
+    s3.create_bucket(Bucket=name)
+    yield name
+    _empty_and_delete(s3, name)
+
+
+@pytest.fixture
+def fresh_bucket(fresh_s3):
+    name = new_bucket_name()
+    fresh_s3.create_bucket(Bucket=name)
+    return name
+
+
+# --- command-line clients -------------------------------------------------------------------
+
+
+def _venv_bin() -> Path:
+    import sys
+
+    return Path(sys.executable).parent
+
+
+class Cli:
+    """Runs aws-cli and rclone against one gateway with credentials from the environment."""
+
+    def __init__(self, gw: Gateway, tmp: Path):
+        self.gw = gw
+        self.tmp = tmp
+        aws_config = tmp / "aws-config"
+        aws_config.write_text(
+            "[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n"
+        )
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AWS_", "RCLONE_"))
+        }
+        self.env.update(
+            AWS_ACCESS_KEY_ID=ACCESS_KEY,
+            AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_CONFIG_FILE=str(aws_config),
+            AWS_SHARED_CREDENTIALS_FILE=str(tmp / "aws-credentials-none"),
+            AWS_EC2_METADATA_DISABLED="true",
+            AWS_MAX_ATTEMPTS="1",
+            RCLONE_CONFIG=str(tmp / "rclone.conf"),
+            RCLONE_CONFIG_CW_TYPE="s3",
+            RCLONE_CONFIG_CW_PROVIDER="Other",
+            RCLONE_CONFIG_CW_ENDPOINT=gw.endpoint,
+            RCLONE_CONFIG_CW_ACCESS_KEY_ID=ACCESS_KEY,
+            RCLONE_CONFIG_CW_SECRET_ACCESS_KEY=SECRET_KEY,
+            RCLONE_CONFIG_CW_REGION=REGION,
+            RCLONE_CONFIG_CW_FORCE_PATH_STYLE="true",
+        )
+        self.env["PATH"] = f"{_venv_bin()}{os.pathsep}{self.env.get('PATH', '')}"
+
+    def run(self, args: list[str], check=True, timeout=300) -> subprocess.CompletedProcess:
+        p = subprocess.run(
+            args, env=self.env, capture_output=True, timeout=timeout, cwd=self.tmp
+        )
+        if check and p.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(args)} exited {p.returncode}\nstdout: {p.stdout.decode(errors='replace')[-3000:]}"
+                f"\nstderr: {p.stderr.decode(errors='replace')[-3000:]}"
+                f"\n--- gateway log tail ---\n{self.gw.log_tail(30)}"
+            )
+        return p
+
+    def aws(self, *args, check=True, timeout=300):
+        return self.run(
+            ["aws", "--endpoint-url", self.gw.endpoint, *args],
+            check=check,
+            timeout=timeout,
+        )
+
+    def rclone(self, *args, check=True, timeout=300):
+        return self.run(
+            ["rclone", "--retries", "1", "--low-level-retries", "1", *args],
+            check=check,
+            timeout=timeout,
+        )
+
+
+@pytest.fixture
+def cli(server, tmp_path):
+    return Cli(server, tmp_path)

@@ -1,0 +1,1 @@
+"""Helpers for the Chunk Works client-driven compatibility suite."""

@@ -1,0 +1,89 @@
+"""aws-cli against the gateway: s3 mb/cp/ls/rm/sync/rb and s3api calls (credentials from the
+environment, AWS_CONFIG_FILE in a temp dir)."""
+
+import json
+
+from cwtest import data
+from cwtest.data import MiB
+from cwtest.util import new_bucket_name
+
+
+def test_aws_s3_high_level(cli, tmp_path):
+    b = new_bucket_name("awscli")
+    out = cli.aws("s3", "mb", f"s3://{b}").stdout.decode()
+    assert f"make_bucket: {b}" in out
+
+    src = tmp_path / "src"
+    src.mkdir()
+    files = {"small.txt": 11, "empty": 0, "chunk.bin": 4 * MiB + 1, "multi.bin": 20 * MiB + 5}
+    md5s = {}
+    for name, size in files.items():
+        md5s[name] = data.write_file(src / name, f"awscli-{name}", size)
+
+    # single PUT and multipart (default threshold 8 MiB) uploads
+    cli.aws("s3", "cp", str(src / "small.txt"), f"s3://{b}/one/small.txt")
+    cli.aws("s3", "cp", str(src / "multi.bin"), f"s3://{b}/one/multi.bin")
+    cli.aws("s3", "sync", str(src), f"s3://{b}/tree/")
+
+    ls = cli.aws("s3", "ls", f"s3://{b}/tree/").stdout.decode()
+    for name, size in files.items():
+        assert any(line.split()[-1] == name and line.split()[-2] == str(size) for line in ls.splitlines()), ls
+    top = cli.aws("s3", "ls", f"s3://{b}/").stdout.decode()
+    assert "PRE one/" in top and "PRE tree/" in top, top
+    buckets = cli.aws("s3", "ls").stdout.decode()
+    assert b in buckets
+
+    dst = tmp_path / "dst"
+    cli.aws("s3", "cp", "--recursive", f"s3://{b}/tree/", str(dst))
+    for name in files:
+        assert data.file_md5(dst / name) == md5s[name], name
+    cli.aws("s3", "cp", f"s3://{b}/one/multi.bin", str(tmp_path / "multi.back"))
+    assert data.file_md5(tmp_path / "multi.back") == md5s["multi.bin"]
+
+    # a second sync uploads nothing (sizes and times match)
+    again = cli.aws("s3", "sync", str(src), f"s3://{b}/tree/").stdout.decode()
+    assert "upload:" not in again, again
+
+    cli.aws("s3", "rm", f"s3://{b}/one/small.txt")
+    ls = cli.aws("s3", "ls", f"s3://{b}/one/").stdout.decode()
+    assert "small.txt" not in ls and "multi.bin" in ls
+
+    # rb without --force fails on a non-empty bucket, with --force empties and removes it
+    p = cli.aws("s3", "rb", f"s3://{b}", check=False)
+    assert p.returncode != 0 and b"BucketNotEmpty" in p.stderr, p.stderr
+    cli.aws("s3", "rb", "--force", f"s3://{b}")
+    assert b not in cli.aws("s3", "ls").stdout.decode()
+
+
+def test_aws_s3api(cli, tmp_path):
+    b = new_bucket_name("s3api")
+    cli.aws("s3api", "create-bucket", "--bucket", b)
+    body = tmp_path / "body"
+    md5 = data.write_file(body, "s3api", 12345)
+    put = json.loads(
+        cli.aws(
+            "s3api", "put-object", "--bucket", b, "--key", "k 1", "--body", str(body),
+            "--content-type", "text/csv", "--metadata", "dossier=42",
+        ).stdout
+    )
+    assert put["ETag"] == f'"{md5}"'
+    head = json.loads(cli.aws("s3api", "head-object", "--bucket", b, "--key", "k 1").stdout)
+    assert head["ContentLength"] == 12345
+    assert head["ContentType"] == "text/csv"
+    assert head["Metadata"] == {"dossier": "42"}
+    listed = json.loads(cli.aws("s3api", "list-objects-v2", "--bucket", b).stdout)
+    assert [o["Key"] for o in listed["Contents"]] == ["k 1"]
+    cli.aws("s3api", "get-object", "--bucket", b, "--key", "k 1", "--range", "bytes=100-199", str(tmp_path / "part"))
+    assert (tmp_path / "part").read_bytes() == data.content("s3api", 12345)[100:200]
+    loc = json.loads(cli.aws("s3api", "get-bucket-location", "--bucket", b).stdout)
+    assert loc.get("LocationConstraint") in (None, "", "us-east-1")
+
+    p = cli.aws("s3api", "head-object", "--bucket", b, "--key", "missing", check=False)
+    assert p.returncode != 0 and b"404" in p.stderr, p.stderr
+    p = cli.aws("s3api", "create-bucket", "--bucket", b, check=False)
+    assert p.returncode != 0 and b"BucketAlreadyOwnedByYou" in p.stderr, p.stderr
+
+    cli.aws("s3api", "delete-object", "--bucket", b, "--key", "k 1")
+    cli.aws("s3api", "delete-bucket", "--bucket", b)
+    p = cli.aws("s3api", "head-bucket", "--bucket", b, check=False)
+    assert p.returncode != 0 and b"404" in p.stderr
