@@ -24,14 +24,24 @@ fn fixture() -> Fixture {
     let root = dir.path().to_path_buf();
     let locations: Vec<Arc<dyn Location>> = ["a", "b", "c"]
         .iter()
-        .map(|n| Arc::new(ObjectStoreLocation::local(*n, &root.join(n)).unwrap()) as Arc<dyn Location>)
+        .map(|n| {
+            Arc::new(ObjectStoreLocation::local(*n, &root.join(n)).unwrap()) as Arc<dyn Location>
+        })
         .collect();
     let engine = Arc::new(Engine::new(
         locations,
-        Policy { k: 4, m: 2, chunk_size: CHUNK },
+        Policy {
+            k: 4,
+            m: 2,
+            chunk_size: CHUNK,
+        },
         MasterKey::new("test", [7u8; 32]),
     ));
-    Fixture { _dir: dir, root, engine }
+    Fixture {
+        _dir: dir,
+        root,
+        engine,
+    }
 }
 
 fn content(len: usize, seed: u8) -> Vec<u8> {
@@ -48,11 +58,19 @@ fn content(len: usize, seed: u8) -> Vec<u8> {
 
 async fn put(f: &Fixture, data: &[u8]) -> ObjectRecord {
     let version = f.engine.new_version();
-    let pieces: Vec<Result<Bytes, std::io::Error>> =
-        data.chunks(10_000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    let pieces: Vec<Result<Bytes, std::io::Error>> = data
+        .chunks(10_000)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
     let written = f
         .engine
-        .write_part(&version.dek, 1, futures::stream::iter(pieces), Some(data.len() as u64), u64::MAX)
+        .write_part(
+            &version.dek,
+            1,
+            futures::stream::iter(pieces),
+            Some(data.len() as u64),
+            u64::MAX,
+        )
         .await
         .unwrap();
     ObjectRecord {
@@ -72,7 +90,11 @@ async fn put(f: &Fixture, data: &[u8]) -> ObjectRecord {
     }
 }
 
-async fn get(f: &Fixture, r: &ObjectRecord, range: std::ops::Range<u64>) -> Result<Vec<u8>, String> {
+async fn get(
+    f: &Fixture,
+    r: &ObjectRecord,
+    range: std::ops::Range<u64>,
+) -> Result<Vec<u8>, String> {
     let stream = f.engine.read_object(r, range).map_err(|e| e.to_string())?;
     let pieces: Vec<Bytes> = stream.try_collect().await.map_err(|e| e.to_string())?;
     Ok(pieces.concat())
@@ -102,7 +124,10 @@ async fn round_trip_at_chunk_boundaries() {
         assert_eq!(get(&f, &r, 0..len as u64).await.unwrap(), data, "len {len}");
         if len > 10 {
             let (a, b) = (len as u64 / 3, len as u64 - 2);
-            assert_eq!(get(&f, &r, a..b).await.unwrap(), &data[a as usize..b as usize]);
+            assert_eq!(
+                get(&f, &r, a..b).await.unwrap(),
+                &data[a as usize..b as usize]
+            );
         }
     }
 }
@@ -151,7 +176,11 @@ async fn too_many_losses_fail_without_wrong_bytes() {
     bytes[60] ^= 1;
     std::fs::write(victim, bytes).unwrap();
     let got = get(&f, &r, 0..data.len() as u64).await;
-    assert!(got.is_err(), "expected an error, got {} bytes", got.map(|b| b.len()).unwrap_or(0));
+    assert!(
+        got.is_err(),
+        "expected an error, got {} bytes",
+        got.map(|b| b.len()).unwrap_or(0)
+    );
 }
 
 #[tokio::test]
@@ -169,8 +198,14 @@ async fn locations_hold_no_plaintext_and_only_opaque_names() {
             let name = entry.to_string_lossy().to_string();
             assert!(!name.contains("MARKER"), "{name}");
             let bytes = std::fs::read(&entry).unwrap();
-            assert!(!bytes.windows(marker.len()).any(|w| w == marker), "plaintext in {name}");
-            assert!(!bytes.windows(6).any(|w| w == b"MARKER"), "marker in {name}");
+            assert!(
+                !bytes.windows(marker.len()).any(|w| w == marker),
+                "plaintext in {name}"
+            );
+            assert!(
+                !bytes.windows(6).any(|w| w == b"MARKER"),
+                "marker in {name}"
+            );
         }
     }
 }

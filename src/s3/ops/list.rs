@@ -18,7 +18,7 @@ const BATCH: usize = 1000;
 pub const MAX_KEYS: usize = 1000;
 
 enum Entry {
-    Object(ObjectRecord),
+    Object(Box<ObjectRecord>),
     Prefix(String),
 }
 
@@ -78,7 +78,7 @@ async fn collect(
                     // skipped by the last_prefix check above.
                 }
                 None => {
-                    entries.push(Entry::Object(record));
+                    entries.push(Entry::Object(Box::new(record)));
                     if entries.len() > max {
                         break;
                     }
@@ -171,11 +171,7 @@ pub async fn list_objects(
         collect(state, bucket, prefix, delimiter, after, max).await?
     };
 
-    let root = if v2 {
-        "ListBucketResult"
-    } else {
-        "ListBucketResult"
-    };
+    let root = "ListBucketResult";
     let mut w = XmlWriter::new(root);
     w.elem("Name", bucket)
         .elem("Prefix", encode_key(prefix, url));

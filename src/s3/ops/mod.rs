@@ -178,10 +178,11 @@ pub const STORED_HEADERS: &[&str] = &[
 /// Largest total size of user metadata (names + values), as AWS limits it.
 const MAX_USER_METADATA: usize = 2048;
 
+/// Header name/value pairs as kept in a manifest.
+pub type HeaderPairs = Vec<(String, String)>;
+
 /// The stored standard headers and `x-amz-meta-*` pairs of a request.
-pub fn object_metadata(
-    headers: &HeaderMap,
-) -> S3Result<(Vec<(String, String)>, Vec<(String, String)>)> {
+pub fn object_metadata(headers: &HeaderMap) -> S3Result<(HeaderPairs, HeaderPairs)> {
     let mut stored = Vec::new();
     let mut user = Vec::new();
     let mut user_size = 0;
