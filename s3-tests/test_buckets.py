@@ -51,7 +51,6 @@ def test_create_twice_is_owned_by_you(s3, bucket):
         "trailing-hyphen-",
         "192.168.5.4",  # formatted as an IP address
         "double..dot",
-        "dot.-hyphen",
         ".leading-dot",
         "trailing-dot.",
         "spa ce",

