@@ -39,15 +39,21 @@ impl ObjectStoreLocation {
         }
     }
 
-    /// A local directory (created if missing).
-    pub fn local(name: impl Into<String>, dir: &std::path::Path) -> LocationResult<Self> {
+    /// A local directory (created if missing). With `fsync`, a finished blob and its directory
+    /// entry are on stable storage before `finish` returns.
+    pub fn local(
+        name: impl Into<String>,
+        dir: &std::path::Path,
+        fsync: bool,
+    ) -> LocationResult<Self> {
         let name = name.into();
         std::fs::create_dir_all(dir).map_err(|e| LocationError::Backend {
             location: name.clone(),
             message: format!("creating {}: {e}", dir.display()),
         })?;
         let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
-            .map_err(|e| backend_error(&name, e))?;
+            .map_err(|e| backend_error(&name, e))?
+            .with_fsync(fsync);
         let mut location = Self::new(name, Arc::new(fs), "");
         location.part_size = LOCAL_PART_SIZE;
         Ok(location)
