@@ -79,12 +79,13 @@ impl App {
             } else {
                 dir.join(&loc.prefix)
             };
-            let location = ObjectStoreLocation::local(loc.name.clone(), &dir).map_err(|e| {
-                AppError::Location {
-                    name: loc.name.clone(),
-                    message: e.to_string(),
-                }
-            })?;
+            let location =
+                ObjectStoreLocation::local(loc.name.clone(), &dir, loc.fsync).map_err(|e| {
+                    AppError::Location {
+                        name: loc.name.clone(),
+                        message: e.to_string(),
+                    }
+                })?;
             locations.push(Arc::new(location));
         }
         let meta: Arc<dyn MetaStore> = Arc::new(SqliteStore::open(&data_dir.join(META_FILE))?);

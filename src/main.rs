@@ -7,6 +7,11 @@ use anyhow::Context;
 use chunkworks::app::App;
 use clap::{Parser, Subcommand};
 
+/// mimalloc reuses the pipeline's 4 MiB chunk buffers across threads without the page-fault
+/// cost of fresh mmaps and without glibc's per-thread arena growth (see ARCHITECTURE.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "chunkworks",

@@ -25,7 +25,8 @@ fn fixture() -> Fixture {
     let locations: Vec<Arc<dyn Location>> = ["a", "b", "c"]
         .iter()
         .map(|n| {
-            Arc::new(ObjectStoreLocation::local(*n, &root.join(n)).unwrap()) as Arc<dyn Location>
+            Arc::new(ObjectStoreLocation::local(*n, &root.join(n), false).unwrap())
+                as Arc<dyn Location>
         })
         .collect();
     let engine = Arc::new(Engine::new(

@@ -75,6 +75,14 @@ pub struct LocationConfig {
     /// Optional key prefix inside the location.
     #[serde(default)]
     pub prefix: String,
+    /// Local locations: fsync every shard file (and its directory) before a PUT is
+    /// acknowledged. Only turn off for throwaway data (benchmarks, tests).
+    #[serde(default = "default_true")]
+    pub fsync: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_region() -> String {
@@ -130,6 +138,7 @@ impl Config {
                 name: n.to_string(),
                 url: format!("locations/{n}"),
                 prefix: String::new(),
+                fsync: true,
             })
             .collect()
     }

@@ -164,6 +164,27 @@ impl Codec {
         }
         Ok(shards)
     }
+    /// Like [`Codec::encode`], without copying: the data shards are slices of `data` (padded
+    /// with one copy only when its length is not k × shard length), parity shards new buffers.
+    pub fn encode_bytes(&self, data: bytes::Bytes) -> Result<Vec<bytes::Bytes>, CodecError> {
+        let shard_len = self.shard_len(data.len());
+        let data = if data.len() == shard_len * self.k {
+            data
+        } else {
+            let mut padded = Vec::with_capacity(shard_len * self.k);
+            padded.extend_from_slice(&data);
+            padded.resize(shard_len * self.k, 0);
+            bytes::Bytes::from(padded)
+        };
+        let mut shards: Vec<bytes::Bytes> = (0..self.k)
+            .map(|i| data.slice(i * shard_len..(i + 1) * shard_len))
+            .collect();
+        if self.m > 0 {
+            let parity = compute_parity(self.k, self.m, shards.iter(), shard_len)?;
+            shards.extend(parity.into_iter().map(bytes::Bytes::from));
+        }
+        Ok(shards)
+    }
     /// `shards` has k+m slots, `None` where a shard is missing or bad; present shards are
     /// `shard_len(len)` bytes. Returns exactly the `len` original bytes, or an error — never
     /// wrong bytes.
@@ -270,6 +291,19 @@ mod tests {
 
     fn slots(shards: &[Vec<u8>]) -> Vec<Option<Vec<u8>>> {
         shards.iter().cloned().map(Some).collect()
+    }
+
+    proptest! {
+        #[test]
+        fn encode_bytes_matches_encode(k in 1usize..=6, m in 0usize..=3, data in proptest::collection::vec(any::<u8>(), 0..3000)) {
+            let codec = Codec::new(k, m).unwrap();
+            let copied = codec.encode(&data).unwrap();
+            let sliced = codec.encode_bytes(bytes::Bytes::from(data.clone())).unwrap();
+            prop_assert_eq!(copied.len(), sliced.len());
+            for (a, b) in copied.iter().zip(&sliced) {
+                prop_assert_eq!(&a[..], &b[..]);
+            }
+        }
     }
 
     /// k in 1..=8, m in 0..=4, data with lengths incl. 0, 1 and odd, and a subset of shard

@@ -28,7 +28,7 @@ use crate::meta::{ShardRef, StoredPart};
 /// Chunks queued between the chunker and the seal thread.
 const SEAL_QUEUE: usize = 2;
 /// Chunks queued towards the MD5 thread (shared `Bytes`, no copies).
-const MD5_QUEUE: usize = 4;
+const MD5_QUEUE: usize = 2;
 /// Blocks queued per shard writer.
 const SHARD_QUEUE: usize = 2;
 
@@ -236,16 +236,18 @@ fn seal_chunks(
             last,
         };
         dek.encrypt_chunk(&addr, &mut buf);
-        let blocks = codec.encode(&buf).map_err(|e| e.to_string())?;
-        drop(buf);
-        for (i, mut block) in blocks.into_iter().enumerate() {
+        let blocks = codec
+            .encode_bytes(Bytes::from(buf))
+            .map_err(|e| e.to_string())?;
+        for (i, block) in blocks.into_iter().enumerate() {
             header.shard_index = i as u8;
             let sum = shard_file::block_checksum(&block_key, &header, index, &block);
-            block.extend_from_slice(&sum);
-            if shard_txs[i]
-                .blocking_send(ShardMsg::Block(Bytes::from(block)))
-                .is_err()
-            {
+            let sent = shard_txs[i]
+                .blocking_send(ShardMsg::Block(block))
+                .and_then(|()| {
+                    shard_txs[i].blocking_send(ShardMsg::Block(Bytes::copy_from_slice(&sum)))
+                });
+            if sent.is_err() {
                 return Err(format!("shard writer {i} stopped"));
             }
         }

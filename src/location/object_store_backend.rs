@@ -13,8 +13,11 @@ use super::{BlobInfo, BlobWriter, Location, LocationError, LocationResult};
 
 /// Parts in flight per streamed blob before `write` waits.
 const MAX_PARTS_IN_FLIGHT: usize = 2;
-/// Part size of streamed writes; object_store's S3 backend needs ≥ 5 MiB parts.
-const PART_SIZE: usize = 5 * 1024 * 1024;
+/// Part size of streamed writes to remote stores: S3 needs ≥ 5 MiB parts.
+const REMOTE_PART_SIZE: usize = 5 * 1024 * 1024;
+/// Part size of streamed writes to local disks: each part is one positioned write, so small
+/// parts keep a shard stream's buffer small.
+const LOCAL_PART_SIZE: usize = 1024 * 1024;
 
 #[derive(Debug)]
 pub struct ObjectStoreLocation {
@@ -22,6 +25,8 @@ pub struct ObjectStoreLocation {
     store: Arc<dyn ObjectStore>,
     /// Prepended to every path (`[[locations]].prefix`), without trailing slash.
     prefix: String,
+    /// Bytes buffered per streamed write before a part is sent.
+    part_size: usize,
 }
 
 impl ObjectStoreLocation {
@@ -30,19 +35,28 @@ impl ObjectStoreLocation {
             name: name.into(),
             store,
             prefix: prefix.trim_matches('/').to_string(),
+            part_size: REMOTE_PART_SIZE,
         }
     }
 
-    /// A local directory (created if missing).
-    pub fn local(name: impl Into<String>, dir: &std::path::Path) -> LocationResult<Self> {
+    /// A local directory (created if missing). With `fsync`, a finished blob and its directory
+    /// entry are on stable storage before `finish` returns.
+    pub fn local(
+        name: impl Into<String>,
+        dir: &std::path::Path,
+        fsync: bool,
+    ) -> LocationResult<Self> {
         let name = name.into();
         std::fs::create_dir_all(dir).map_err(|e| LocationError::Backend {
             location: name.clone(),
             message: format!("creating {}: {e}", dir.display()),
         })?;
         let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
-            .map_err(|e| backend_error(&name, e))?;
-        Ok(Self::new(name, Arc::new(fs), ""))
+            .map_err(|e| backend_error(&name, e))?
+            .with_fsync(fsync);
+        let mut location = Self::new(name, Arc::new(fs), "");
+        location.part_size = LOCAL_PART_SIZE;
+        Ok(location)
     }
 
     fn path(&self, path: &str) -> Path {
@@ -126,7 +140,7 @@ impl Location for ObjectStoreLocation {
             .map_err(|e| self.map(path, e))?;
         Ok(Box::new(StreamWriter {
             location: self.name.clone(),
-            upload: WriteMultipart::new_with_chunk_size(upload, PART_SIZE),
+            upload: WriteMultipart::new_with_chunk_size(upload, self.part_size),
         }))
     }
 
