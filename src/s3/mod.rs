@@ -95,7 +95,9 @@ fn expects_continue_without_body(headers: &http::HeaderMap) -> Option<bool> {
 }
 
 fn close_connection(response: &mut Response) {
-    response.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
 }
 
 async fn process(state: &Arc<S3State>, req: Request) -> S3Result<Response> {

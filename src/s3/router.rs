@@ -122,7 +122,6 @@ const UNSUPPORTED_OBJECT: &[(&str, &str)] = &[
     ("tagging", "ObjectTagging"),
     ("torrent", "GetObjectTorrent"),
     ("versionId", "object versions"),
-    ("partNumber", "GetObject by partNumber"),
 ];
 
 fn unsupported(table: &[(&str, &'static str)], query: &Query) -> Option<&'static str> {

@@ -39,7 +39,10 @@ async fn collect(
     max: usize,
 ) -> S3Result<Page> {
     let mut entries = Vec::new();
+    // A marker inside (or equal to) a common prefix means that prefix was already returned:
+    // S3 does not repeat it, so paging by a NextMarker that is a prefix makes progress.
     let mut last_prefix: Option<String> = None;
+    let marker = after.clone();
     loop {
         if entries.len() > max {
             break;
@@ -65,6 +68,11 @@ async fn collect(
                 .map(|i| format!("{prefix}{}", &rest[..i + delimiter.len()]));
             match group {
                 Some(p) if last_prefix.as_deref() == Some(p.as_str()) => continue,
+                Some(p) if marker.as_deref().is_some_and(|m| m.starts_with(&p)) => {
+                    after = Some(format!("{p}\u{10FFFF}"));
+                    last_prefix = Some(p);
+                    continue;
+                }
                 Some(p) => {
                     last_prefix = Some(p.clone());
                     // Skip the rest of this group: nothing sorts between p+U+10FFFF and the

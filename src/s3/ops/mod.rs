@@ -196,7 +196,18 @@ pub fn object_metadata(headers: &HeaderMap) -> S3Result<(HeaderPairs, HeaderPair
                 )
             })
         };
-        if STORED_HEADERS.contains(&name) {
+        if name == "content-encoding" {
+            // `aws-chunked` describes the transfer, not the object: S3 drops it.
+            let kept: Vec<String> = text()?
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
+                .map(str::to_string)
+                .collect();
+            if !kept.is_empty() {
+                stored.push((name.to_string(), kept.join(",")));
+            }
+        } else if STORED_HEADERS.contains(&name) {
             stored.push((name.to_string(), text()?));
         } else if let Some(meta) = name.strip_prefix("x-amz-meta-") {
             let value = text()?;

@@ -201,20 +201,26 @@ pub async fn get_object(
     let range_header = headers
         .get(http::header::RANGE)
         .and_then(|v| v.to_str().ok());
-    let (status, range) = match range::parse(range_header, record.size) {
-        RangeRequest::Whole => (StatusCode::OK, 0..record.size),
-        RangeRequest::Partial(r) => (StatusCode::PARTIAL_CONTENT, r),
-        RangeRequest::Unsatisfiable => {
-            return Err(S3Error::new(
-                S3ErrorCode::InvalidRange,
-                "The requested range is not satisfiable",
-            )
-            .with_extra(
-                "RangeRequested",
-                range_header.unwrap_or_default().to_string(),
-            )
-            .with_extra("ActualObjectSize", record.size.to_string()));
-        }
+    let (status, range) = match req.query.get("partNumber") {
+        Some(n) => match part_range(&record, n, range_header)? {
+            r if r.is_empty() => (StatusCode::OK, r),
+            r => (StatusCode::PARTIAL_CONTENT, r),
+        },
+        None => match range::parse(range_header, record.size) {
+            RangeRequest::Whole => (StatusCode::OK, 0..record.size),
+            RangeRequest::Partial(r) => (StatusCode::PARTIAL_CONTENT, r),
+            RangeRequest::Unsatisfiable => {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidRange,
+                    "The requested range is not satisfiable",
+                )
+                .with_extra(
+                    "RangeRequested",
+                    range_header.unwrap_or_default().to_string(),
+                )
+                .with_extra("ActualObjectSize", record.size.to_string()));
+            }
+        },
     };
     let want_checksum = headers
         .get("x-amz-checksum-mode")
@@ -264,6 +270,11 @@ pub async fn get_object(
     for (name, value) in &record.user_meta {
         set(h, &format!("x-amz-meta-{name}"), value);
     }
+    for (param, header) in RESPONSE_OVERRIDES {
+        if let Some(value) = req.query.get(*param) {
+            set(h, header, value);
+        }
+    }
     if status == StatusCode::PARTIAL_CONTENT {
         set(
             h,
@@ -271,7 +282,7 @@ pub async fn get_object(
             &format!("bytes {}-{}/{}", range.start, range.end - 1, record.size),
         );
     }
-    if record.multipart_count > 0 {
+    if record.multipart_count > 0 && req.query.contains_key("partNumber") {
         set(
             h,
             "x-amz-mp-parts-count",
@@ -285,6 +296,57 @@ pub async fn get_object(
         checksum_header(&mut r, c);
     }
     Ok(r)
+}
+
+/// `response-*` query parameters of GetObject/HeadObject and the headers they override.
+const RESPONSE_OVERRIDES: &[(&str, &str)] = &[
+    ("response-content-type", "content-type"),
+    ("response-content-language", "content-language"),
+    ("response-expires", "expires"),
+    ("response-cache-control", "cache-control"),
+    ("response-content-disposition", "content-disposition"),
+    ("response-content-encoding", "content-encoding"),
+];
+
+/// The byte range of part `number` (as numbered at upload) of a multipart object; part 1 of a
+/// single-part object is the whole object.
+fn part_range(
+    record: &ObjectRecord,
+    number: &str,
+    range_header: Option<&str>,
+) -> S3Result<std::ops::Range<u64>> {
+    if range_header.is_some() {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter",
+        ));
+    }
+    let number: u32 = number
+        .parse()
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
+        })?;
+    let mut start = 0;
+    for part in &record.parts {
+        let matches = if record.multipart_count > 0 {
+            part.part_number == number
+        } else {
+            number == 1
+        };
+        if matches {
+            return Ok(start..start + part.size);
+        }
+        start += part.size;
+    }
+    Err(S3Error::new(
+        S3ErrorCode::InvalidPartNumber,
+        "The requested partnumber is not satisfiable",
+    ))
 }
 
 pub async fn delete_object(state: &Arc<S3State>, bucket: &str, key: &str) -> S3Result<Response> {
