@@ -328,7 +328,7 @@ pub async fn object_put_get_replace(store: &dyn MetaStore) {
 
     let orphans = store.put_object(&v1).await.expect("put v1");
     assert!(
-        orphans.entries.is_empty(),
+        orphans.entries.is_empty() && orphans.replaced_version.is_none(),
         "fresh key orphans nothing: {orphans:?}"
     );
     assert_eq!(
@@ -350,6 +350,10 @@ pub async fn object_put_get_replace(store: &dyn MetaStore) {
     let v2 = object(b, "docs/a.txt", "v2", &["cf-put-blob-2a", "cf-put-blob-2b"]);
     let orphans = store.put_object(&v2).await.expect("put v2");
     assert_eq!(orphans.entries.len(), 1, "{orphans:?}");
+    assert_eq!(
+        orphans.replaced_version.as_deref(),
+        Some(v1.version_id.as_str())
+    );
     assert_eq!(orphans.entries[0].1, orphan_of(&v1.parts[0]));
     assert_eq!(
         store.get_object(b, "docs/a.txt").await.expect("get"),
@@ -420,6 +424,10 @@ pub async fn object_delete(store: &dyn MetaStore) {
         .expect("put");
 
     let orphans = store.delete_object(b, "x/y").await.expect("delete");
+    assert_eq!(
+        orphans.replaced_version.as_deref(),
+        Some(rec.version_id.as_str())
+    );
     let expected: Vec<OrphanBlob> = rec.parts.iter().map(orphan_of).collect();
     let got: Vec<OrphanBlob> = orphans.entries.iter().map(|(_, o)| o.clone()).collect();
     assert_eq!(got, expected);
@@ -434,7 +442,10 @@ pub async fn object_delete(store: &dyn MetaStore) {
 
     // Idempotent: deleting again (or a key never written) queues nothing and succeeds.
     let again = store.delete_object(b, "x/y").await.expect("delete again");
-    assert!(again.entries.is_empty(), "{again:?}");
+    assert!(
+        again.entries.is_empty() && again.replaced_version.is_none(),
+        "{again:?}"
+    );
     let never = store
         .delete_object(b, "never-written")
         .await

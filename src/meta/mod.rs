@@ -35,6 +35,9 @@ pub type MetaResult<T> = Result<T, MetaError>;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Orphans {
     pub entries: Vec<(i64, OrphanBlob)>,
+    /// Version id of the object version the change replaced or deleted, if any (its manifest
+    /// copies are to be tombstoned).
+    pub replaced_version: Option<String>,
 }
 
 #[async_trait]

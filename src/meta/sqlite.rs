@@ -457,6 +457,7 @@ impl MetaStore for SqliteStore {
             let mut orphans = Orphans::default();
             if let Some(old) = old {
                 queue_orphans(tx, &old.parts, &blob_ids(&record), &mut orphans)?;
+                orphans.replaced_version = Some(old.version_id);
             }
             Ok(orphans)
         })
@@ -474,6 +475,7 @@ impl MetaStore for SqliteStore {
                 )
                 .ctx("delete object")?;
                 queue_orphans(tx, &old.parts, &HashSet::new(), &mut orphans)?;
+                orphans.replaced_version = Some(old.version_id);
             }
             Ok(orphans)
         })
@@ -609,6 +611,7 @@ impl MetaStore for SqliteStore {
             let mut orphans = Orphans::default();
             if let Some(old) = old {
                 queue_orphans(tx, &old.parts, &used, &mut orphans)?;
+                orphans.replaced_version = Some(old.version_id);
             }
             queue_orphans(tx, parts.iter().map(|p| &p.part), &used, &mut orphans)?;
             Ok(orphans)
@@ -711,7 +714,10 @@ impl MetaStore for SqliteStore {
                 .into_iter()
                 .map(|(id, json)| Ok((id, decode(&json, "orphan record")?)))
                 .collect::<MetaResult<_>>()?;
-            Ok(Orphans { entries })
+            Ok(Orphans {
+                entries,
+                replaced_version: None,
+            })
         })
         .await
     }

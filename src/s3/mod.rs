@@ -49,6 +49,8 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
     let resource = req.uri().path().to_string();
     let method = req.method().clone();
     let started = std::time::Instant::now();
+    let expects_continue = expects_continue_without_body(req.headers());
+    tracing::debug!(%method, path = %resource, request_id, "request start");
     let result = process(&state, req).await;
     let mut response = match result {
         Ok(r) => r,
@@ -57,14 +59,43 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
             e.resource = resource.clone();
             e.head = is_head;
             tracing::info!(%method, path = %resource, code = e.code.as_str(), message = %e.message, request_id, "request failed");
-            return e.into_response();
+            let mut response = e.into_response();
+            if expects_continue.is_some() {
+                close_connection(&mut response);
+            }
+            return response;
         }
     };
+    if expects_continue == Some(true) {
+        close_connection(&mut response);
+    }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amz-request-id", v);
     }
     tracing::debug!(%method, path = %resource, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
     response
+}
+
+/// For a request with `Expect: 100-continue`: `Some(empty_body)`. hyper sends `100 Continue`
+/// only when a handler reads a non-empty body, so an empty body or an early error gets the final
+/// response straight away. botocore then keeps a stale status line for the connection's next
+/// `Expect` request and misreads that response (it waits for the connection to close), so such
+/// responses close the connection instead of keeping it alive.
+fn expects_continue_without_body(headers: &http::HeaderMap) -> Option<bool> {
+    let expects = headers
+        .get(http::header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    expects.then(|| {
+        headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == "0")
+    })
+}
+
+fn close_connection(response: &mut Response) {
+    response.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
 }
 
 async fn process(state: &Arc<S3State>, req: Request) -> S3Result<Response> {

@@ -16,7 +16,7 @@ use super::error::{S3Error, S3ErrorCode, S3Result};
 use super::router::{Operation, Query};
 use super::{S3State, host};
 use crate::engine::EngineError;
-use crate::meta::{MetaError, ObjectRecord, Orphans};
+use crate::meta::{MetaError, Orphans};
 
 /// An authenticated request on its way to a handler.
 pub struct RequestCtx {
@@ -143,13 +143,13 @@ pub async fn require_bucket(state: &S3State, bucket: &str) -> S3Result<()> {
     }
 }
 
-/// After a commit: tombstone the manifest copies of replaced versions, delete their shard
-/// files and drop the queue entries. Failures stay queued for garbage collection.
-pub async fn release_orphans(state: &S3State, orphans: Orphans, replaced: Option<&ObjectRecord>) {
-    if let Some(old) = replaced {
+/// After a commit: tombstone the manifest copies of the replaced version, delete the orphaned
+/// shard files and drop their queue entries. Failures stay queued for garbage collection.
+pub async fn release_orphans(state: &S3State, orphans: Orphans) {
+    if let Some(version_id) = &orphans.replaced_version {
         state
             .engine
-            .write_tombstones(&old.version_id, super::now_ms())
+            .write_tombstones(version_id, super::now_ms())
             .await;
     }
     if orphans.entries.is_empty() {

@@ -107,7 +107,7 @@ pub async fn upload_part(
         last_modified_ms: now_ms(),
     };
     match state.meta.put_part(&record).await {
-        Ok(orphans) => release_orphans(state, orphans, None).await,
+        Ok(orphans) => release_orphans(state, orphans).await,
         Err(e) => {
             discard(state, &record.part).await;
             return Err(e.into());
@@ -236,7 +236,7 @@ pub async fn abort(
     require_bucket(state, bucket).await?;
     load_upload(state, bucket, key, upload_id).await?;
     let orphans = state.meta.abort_upload(upload_id).await?;
-    release_orphans(state, orphans, None).await;
+    release_orphans(state, orphans).await;
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 

@@ -154,7 +154,6 @@ async fn commit_with(
     record: &ObjectRecord,
     upload_id: Option<&str>,
 ) -> S3Result<()> {
-    let previous = state.meta.get_object(&record.bucket, &record.key).await?;
     let result = async {
         state
             .engine
@@ -168,7 +167,7 @@ async fn commit_with(
     .await;
     match result {
         Ok(orphans) => {
-            release_orphans(state, orphans, previous.as_ref()).await;
+            release_orphans(state, orphans).await;
             Ok(())
         }
         Err(e) => {
@@ -295,12 +294,8 @@ pub async fn delete_object(state: &Arc<S3State>, bucket: &str, key: &str) -> S3R
 }
 
 async fn remove(state: &S3State, bucket: &str, key: &str) -> S3Result<()> {
-    let previous = state.meta.get_object(bucket, key).await?;
-    if previous.is_none() {
-        return Ok(());
-    }
     let orphans = state.meta.delete_object(bucket, key).await?;
-    release_orphans(state, orphans, previous.as_ref()).await;
+    release_orphans(state, orphans).await;
     Ok(())
 }
 
