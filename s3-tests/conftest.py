@@ -16,7 +16,7 @@ from botocore.config import Config
 
 from cwtest.gateway import ACCESS_KEY, REGION, SECRET_KEY, Gateway, make_workdir, remove_workdir
 from cwtest.sigv4 import Raw, Signer
-from cwtest.util import new_bucket_name
+from cwtest.util import REPORT_LINES, new_bucket_name
 
 HERE = Path(__file__).resolve().parent
 VHOST_DOMAIN = "s3.example.test"
@@ -77,6 +77,13 @@ def pytest_runtest_makereport(item, call):
             gw = getattr(item, "funcargs", {}).get(name)
             if gw is not None:
                 rep.sections.append((f"gateway log ({name}, tail)", gw.log_tail(40)))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if REPORT_LINES:
+        terminalreporter.section("chunkworks measurements")
+        for line in REPORT_LINES:
+            terminalreporter.write_line(line)
 
 
 def boto_client(gw: Gateway, *, retries: int = 0, addressing: str = "path", **cfg):

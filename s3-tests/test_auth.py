@@ -186,6 +186,17 @@ def test_streaming_signed_payload(raw, bucket, chunk_size):
     assert g.header("content-length") == str(len(BODY))
 
 
+def test_streaming_signed_payload_keeps_other_content_encoding(raw, bucket):
+    # "aws-chunked,gzip": the transfer coding goes, the object's own coding stays
+    r = raw.put_aws_chunked_signed(
+        f"/{bucket}/stream-gz", BODY, headers={"Content-Encoding": "aws-chunked,gzip"}
+    )
+    assert r.status == 200, r.describe()
+    g = raw.request("GET", f"/{bucket}/stream-gz")
+    assert g.body == BODY
+    assert g.header("content-encoding") == "gzip", g.headers
+
+
 def test_streaming_signed_payload_empty(raw, bucket):
     r = raw.put_aws_chunked_signed(f"/{bucket}/stream-empty", b"")
     assert r.status == 200, r.describe()

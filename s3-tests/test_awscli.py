@@ -21,9 +21,9 @@ def test_aws_s3_high_level(cli, tmp_path):
         md5s[name] = data.write_file(src / name, f"awscli-{name}", size)
 
     # single PUT and multipart (default threshold 8 MiB) uploads
-    cli.aws("s3", "cp", str(src / "small.txt"), f"s3://{b}/one/small.txt")
-    cli.aws("s3", "cp", str(src / "multi.bin"), f"s3://{b}/one/multi.bin")
-    cli.aws("s3", "sync", str(src), f"s3://{b}/tree/")
+    cli.aws("s3", "cp", "--no-progress", str(src / "small.txt"), f"s3://{b}/one/small.txt")
+    cli.aws("s3", "cp", "--no-progress", str(src / "multi.bin"), f"s3://{b}/one/multi.bin")
+    cli.aws("s3", "sync", "--no-progress", str(src), f"s3://{b}/tree/")
 
     ls = cli.aws("s3", "ls", f"s3://{b}/tree/").stdout.decode()
     for name, size in files.items():
@@ -34,14 +34,14 @@ def test_aws_s3_high_level(cli, tmp_path):
     assert b in buckets
 
     dst = tmp_path / "dst"
-    cli.aws("s3", "cp", "--recursive", f"s3://{b}/tree/", str(dst))
+    cli.aws("s3", "cp", "--no-progress", "--recursive", f"s3://{b}/tree/", str(dst))
     for name in files:
         assert data.file_md5(dst / name) == md5s[name], name
-    cli.aws("s3", "cp", f"s3://{b}/one/multi.bin", str(tmp_path / "multi.back"))
+    cli.aws("s3", "cp", "--no-progress", f"s3://{b}/one/multi.bin", str(tmp_path / "multi.back"))
     assert data.file_md5(tmp_path / "multi.back") == md5s["multi.bin"]
 
     # a second sync uploads nothing (sizes and times match)
-    again = cli.aws("s3", "sync", str(src), f"s3://{b}/tree/").stdout.decode()
+    again = cli.aws("s3", "sync", "--no-progress", str(src), f"s3://{b}/tree/").stdout.decode()
     assert "upload:" not in again, again
 
     cli.aws("s3", "rm", f"s3://{b}/one/small.txt")
@@ -87,3 +87,40 @@ def test_aws_s3api(cli, tmp_path):
     cli.aws("s3api", "delete-bucket", "--bucket", b)
     p = cli.aws("s3api", "head-bucket", "--bucket", b, check=False)
     assert p.returncode != 0 and b"404" in p.stderr
+
+
+def test_expect_100_continue_without_body_closes_or_continues(server, raw, bucket):
+    """aws-cli v1 (its vendored botocore) sends `Expect: 100-continue` on every PutObject and
+    UploadPart. When the server answers such a request with a final response and no
+    `100 Continue` (as for an empty body), that botocore keeps the connection but reuses the
+    stale status line for the next response on it, and the next upload on the connection hangs
+    until the read timeout (seen with `aws s3 sync` of a folder holding an empty file). S3-
+    compatible servers avoid it by sending `100 Continue` first or by closing the connection
+    (`Connection: close`, as Go's net/http does)."""
+    import datetime as dt
+    import hashlib
+    import socket
+
+    h = {"Host": f"{raw.host}:{raw.port}", "Content-Length": "0", "Expect": "100-continue"}
+    h, _ = raw.signer.sign(
+        "PUT", f"/{bucket}/empty-expect", [], h, hashlib.sha256(b"").hexdigest(),
+        dt.datetime.now(dt.timezone.utc),
+    )
+    head = f"PUT /{bucket}/empty-expect HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items())
+    with socket.create_connection((raw.host, raw.port), timeout=10) as s:
+        s.sendall((head + "\r\n").encode())
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        first = got.split(b"\r\n", 1)[0]
+        if first.startswith(b"HTTP/1.1 100"):
+            return  # 100 Continue first: fine
+        assert first.startswith(b"HTTP/1.1 200"), got
+        headers = got.split(b"\r\n\r\n", 1)[0].lower()
+        assert b"connection: close" in headers, (
+            "final response to an Expect: 100-continue request without a 100 Continue must "
+            f"close the connection: {got!r}"
+        )

@@ -13,6 +13,7 @@ import pytest
 
 from cwtest.data import FastStream, MiB
 from cwtest.sigv4 import UNSIGNED, uri_encode
+from cwtest.util import REPORT_LINES
 
 pytestmark = [pytest.mark.slow, pytest.mark.destructive]
 
@@ -130,8 +131,8 @@ def test_2gib_put_get_bounded_memory(fresh_server, fresh_raw, fresh_s3, fresh_bu
     finally:
         watch.stop()
     status = gw.proc_status()
-    print(
-        f"\n2 GiB PUT {SIZE / MiB / put_s:.0f} MiB/s, GET {SIZE / MiB / get_s:.0f} MiB/s; "
+    REPORT_LINES.append(
+        f"2 GiB single-stream PUT {SIZE / MiB / put_s:.0f} MiB/s, GET {SIZE / MiB / get_s:.0f} MiB/s; "
         f"VmHWM {status['VmHWM'] / 1024:.0f} MiB (after PUT {after_put['VmHWM'] / 1024:.0f} MiB), "
         f"max sampled VmRSS {watch.max_rss / 1024:.0f} MiB"
     )

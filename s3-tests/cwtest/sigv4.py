@@ -221,7 +221,7 @@ class Raw:
         )
         h = dict(headers or {})
         h["Host"] = f"{self.host}:{self.port}"
-        h["Content-Encoding"] = "aws-chunked"
+        h.setdefault("Content-Encoding", "aws-chunked")
         h["x-amz-decoded-content-length"] = str(len(data))
         h["Content-Length"] = str(encoded_len)
         h, seed = self.signer.sign("PUT", path, [], h, STREAMING_SIGNED, when)
