@@ -226,10 +226,17 @@ impl DataKey {
     }
     /// Encrypts `buf` (plaintext) in place; on return it holds ciphertext followed by the tag.
     pub fn encrypt_chunk(&self, addr: &ChunkAddress<'_>, buf: &mut Vec<u8>) {
-        buf.reserve_exact(TAG_LEN);
-        self.chunk_cipher(addr)
-            .encrypt_in_place(&Nonce::<Aes256GcmSiv>::default(), &addr.aad(), buf)
+        let tag = self.encrypt_chunk_detached(addr, buf);
+        buf.extend_from_slice(&tag);
+    }
+    /// Encrypts `buf` in place and returns the tag that must follow it (the writer appends it
+    /// to a buffer it owns, so the plaintext is never copied).
+    pub fn encrypt_chunk_detached(&self, addr: &ChunkAddress<'_>, buf: &mut [u8]) -> [u8; TAG_LEN] {
+        let tag = self
+            .chunk_cipher(addr)
+            .encrypt_inout_detached(&Nonce::<Aes256GcmSiv>::default(), &addr.aad(), buf.into())
             .expect("AES-GCM-SIV accepts chunks up to 64 GiB");
+        tag.into()
     }
     /// Decrypts `buf` (ciphertext + tag) in place; on success it holds the plaintext.
     pub fn decrypt_chunk(

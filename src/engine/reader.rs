@@ -20,7 +20,7 @@ use super::{Engine, EngineError, EngineResult, shard_path};
 use crate::meta::{ObjectRecord, StoredPart};
 
 /// Chunks fetched and decoded ahead of the one being sent.
-const READ_AHEAD: usize = 2;
+const READ_AHEAD: usize = 4;
 
 struct ReadContext {
     engine: Arc<Engine>,

@@ -114,17 +114,25 @@ impl Engine {
             )));
         }
 
-        let (md5_tx, mut md5_rx) = mpsc::channel::<Bytes>(MD5_QUEUE);
+        // Chunks go chunker → MD5 thread → seal thread: MD5 and sealing overlap on different
+        // chunks, and once hashed a chunk's buffer belongs to the seal thread alone, which then
+        // encrypts it in place without copying.
+        let (seal_tx, seal_rx) = mpsc::channel::<SealMsg>(SEAL_QUEUE);
+        let (md5_tx, mut md5_rx) = mpsc::channel::<SealMsg>(MD5_QUEUE);
         let md5_task = tokio::task::spawn_blocking(move || {
             let mut h = md5::Md5::new();
-            while let Some(b) = md5_rx.blocking_recv() {
-                h.update(&b);
+            while let Some(msg) = md5_rx.blocking_recv() {
+                if let SealMsg::Chunk { plain, .. } = &msg {
+                    h.update(plain);
+                }
+                if seal_tx.blocking_send(msg).is_err() {
+                    break;
+                }
             }
             let out: [u8; 16] = h.finalize().into();
             out
         });
 
-        let (seal_tx, seal_rx) = mpsc::channel::<SealMsg>(SEAL_QUEUE);
         let seal_task = tokio::task::spawn_blocking({
             let dek = dek.clone();
             let blob_id = blob_id.clone();
@@ -132,14 +140,7 @@ impl Engine {
             move || seal_chunks(dek, blob_id, header, codec, seal_rx, shard_txs)
         });
 
-        let chunked = chunk_body(
-            body,
-            policy.chunk_size as usize,
-            max_size,
-            &seal_tx,
-            &md5_tx,
-        )
-        .await;
+        let chunked = chunk_body(body, policy.chunk_size as usize, max_size, &md5_tx).await;
         let chunked = match chunked {
             Ok(size) if expected_size.is_some_and(|e| e != size) => {
                 Err(EngineError::Input(std::io::Error::new(
@@ -150,9 +151,8 @@ impl Engine {
             other => other,
         };
         if chunked.is_ok() {
-            let _ = seal_tx.send(SealMsg::Finish).await;
+            let _ = md5_tx.send(SealMsg::Finish).await;
         }
-        drop(seal_tx);
         drop(md5_tx);
         let sealed = seal_task
             .await
@@ -226,18 +226,23 @@ fn seal_chunks(
                 return Ok(());
             }
         };
-        let mut buf = Vec::with_capacity(plain.len() + TAG_LEN);
-        buf.extend_from_slice(&plain);
-        drop(plain);
+        // The MD5 thread has let go of the chunk, so this is normally the only reference and
+        // the buffer (allocated with room for the tag) is encrypted where it is.
+        let mut buf = plain.try_into_mut().unwrap_or_else(|shared| {
+            let mut owned = BytesMut::with_capacity(shared.len() + TAG_LEN);
+            owned.extend_from_slice(&shared);
+            owned
+        });
         let addr = ChunkAddress {
             blob_id: &blob_id,
             part_number: header.part_number,
             chunk_index: index,
             last,
         };
-        dek.encrypt_chunk(&addr, &mut buf);
+        let tag = dek.encrypt_chunk_detached(&addr, &mut buf);
+        buf.extend_from_slice(&tag);
         let blocks = codec
-            .encode_bytes(Bytes::from(buf))
+            .encode_bytes(buf.freeze())
             .map_err(|e| e.to_string())?;
         for (i, block) in blocks.into_iter().enumerate() {
             header.shard_index = i as u8;
@@ -292,25 +297,20 @@ async fn chunk_body<S>(
     mut body: S,
     chunk_size: usize,
     max_size: u64,
-    seal_tx: &mpsc::Sender<SealMsg>,
-    md5_tx: &mpsc::Sender<Bytes>,
+    md5_tx: &mpsc::Sender<SealMsg>,
 ) -> EngineResult<u64>
 where
     S: futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin,
 {
     let send = |index: u64, last: bool, plain: Bytes| async move {
         md5_tx
-            .send(plain.clone())
-            .await
-            .map_err(|_| EngineError::Internal("md5 thread stopped".into()))?;
-        seal_tx
             .send(SealMsg::Chunk { index, last, plain })
             .await
             .map_err(|_| EngineError::Write("sealing stopped".into()))
     };
     let mut total: u64 = 0;
     let mut index: u64 = 0;
-    let mut buf = BytesMut::with_capacity(chunk_size);
+    let mut buf = BytesMut::with_capacity(chunk_size + TAG_LEN);
     // A full chunk is held back until we know whether more data follows, so the last chunk
     // is always flagged, even when the size is an exact multiple of the chunk size.
     let mut held: Option<Bytes> = None;
@@ -337,8 +337,10 @@ where
                     send(index, false, prev).await?;
                     index += 1;
                 }
-                held =
-                    Some(std::mem::replace(&mut buf, BytesMut::with_capacity(chunk_size)).freeze());
+                held = Some(
+                    std::mem::replace(&mut buf, BytesMut::with_capacity(chunk_size + TAG_LEN))
+                        .freeze(),
+                );
             }
         }
     }
