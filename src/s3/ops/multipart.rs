@@ -8,7 +8,7 @@ use axum::response::Response;
 use http::{HeaderValue, StatusCode};
 use md5::Digest;
 
-use super::object::{body_digests, checksum_header, commit_parts_record, declared_length, discard};
+use super::object::{checksum_header, commit_parts_record, discard, receive_part};
 use super::{
     RequestCtx, check_object_target, object_metadata, quoted, release_orphans, require_bucket,
 };
@@ -83,24 +83,11 @@ pub async fn upload_part(
 ) -> S3Result<Response> {
     require_bucket(state, bucket).await?;
     let upload = load_upload(state, bucket, key, upload_id).await?;
-    let (_, _, mut body) = req.into_body()?;
-    let length = declared_length(&body, MAX_PART_SIZE)?;
     let dek = state
         .engine
         .data_key(&upload.version_id, &upload.wrapped_dek, &upload.key_id)?;
-    let stream = std::mem::replace(&mut body.stream, Box::pin(futures::stream::empty()));
-    let mut written = state
-        .engine
-        .write_part(&dek, part_number, stream, Some(length), MAX_PART_SIZE)
-        .await?;
-    let checksum = match body_digests(&body, &written.md5, "COMPOSITE") {
-        Ok(c) => c,
-        Err(e) => {
-            discard(state, &written.part).await;
-            return Err(e);
-        }
-    };
-    written.part.checksum = checksum.clone();
+    let (written, checksum) =
+        receive_part(state, req, &dek, part_number, MAX_PART_SIZE, "COMPOSITE").await?;
     let record = UploadedPart {
         upload_id: upload_id.to_string(),
         part: written.part,

@@ -78,21 +78,16 @@ pub async fn put_object(
 ) -> S3Result<Response> {
     check_object_target(state, bucket, key).await?;
     let (headers, user_meta) = object_metadata(req.headers())?;
-    let (_, _, mut body) = req.into_body()?;
-    let length = declared_length(&body, state.max_put_size)?;
     let version = state.engine.new_version();
-    let stream = std::mem::replace(&mut body.stream, Box::pin(futures::stream::empty()));
-    let written = state
-        .engine
-        .write_part(&version.dek, 1, stream, Some(length), state.max_put_size)
-        .await?;
-    let checksum = match body_digests(&body, &written.md5, "FULL_OBJECT") {
-        Ok(c) => c,
-        Err(e) => {
-            discard(state, &written.part).await;
-            return Err(e);
-        }
-    };
+    let (written, checksum) = receive_part(
+        state,
+        req,
+        &version.dek,
+        1,
+        state.max_put_size,
+        "FULL_OBJECT",
+    )
+    .await?;
     let record = ObjectRecord {
         bucket: bucket.to_string(),
         key: key.to_string(),
@@ -118,6 +113,36 @@ pub async fn put_object(
         checksum_header(&mut r, c);
     }
     Ok(r)
+}
+
+/// Streams the request body into the shard files of one part and checks its digests. On a
+/// digest mismatch the part's shards are removed again. Returns the written part (its checksum
+/// field set) and the verified client checksum, stored with `checksum_kind`.
+pub async fn receive_part(
+    state: &S3State,
+    req: RequestCtx,
+    dek: &crate::engine::crypto::DataKey,
+    part_number: u32,
+    max_size: u64,
+    checksum_kind: &str,
+) -> S3Result<(crate::engine::writer::WrittenPart, Option<Checksum>)> {
+    let (_, _, mut body) = req.into_body()?;
+    let length = declared_length(&body, max_size)?;
+    let stream = std::mem::replace(&mut body.stream, Box::pin(futures::stream::empty()));
+    let mut written = state
+        .engine
+        .write_part(dek, part_number, stream, Some(length), max_size)
+        .await?;
+    match body_digests(&body, &written.md5, checksum_kind) {
+        Ok(checksum) => {
+            written.part.checksum = checksum.clone();
+            Ok((written, checksum))
+        }
+        Err(e) => {
+            discard(state, &written.part).await;
+            Err(e)
+        }
+    }
 }
 
 /// Deletes the shard files of a part that will not be committed.
