@@ -1,14 +1,14 @@
 //! The streaming writer: one part's body → chunks → AEAD → Reed-Solomon → k+m shard files.
 //!
 //! ```text
-//! body ─▶ chunker (async) ─┬─▶ MD5 thread ─────────────────────────────▶ digest
-//!                          └─▶ seal thread: encrypt, encode, checksum ─┬▶ shard writer 0 ─▶ location
-//!                                                                      ├▶ ...
-//!                                                                      └▶ shard writer n-1
+//! body ─▶ chunker (async) ─▶ MD5 thread ─▶ seal thread: encrypt in place, encode, checksum
+//!                                                  ─┬▶ shard writer 0 ─▶ location
+//!                                                   ├▶ ...
+//!                                                   └▶ shard writer n-1
 //! ```
 //! Every hop is a bounded channel, so memory is a few chunks per part whatever the object
-//! size, and MD5 (the serial floor of a PUT) runs on its own core beside encryption and
-//! coding. On any failure every shard file of the part is aborted or deleted; nothing is
+//! size, and MD5 (the serial floor of a PUT) runs on its own core while the seal thread works
+//! on the previous chunk. On any failure every shard file of the part is aborted or deleted; nothing is
 //! visible until the caller commits the manifest.
 
 use std::sync::Arc;
@@ -25,9 +25,9 @@ use super::{Engine, EngineError, EngineResult, placement, shard_path};
 use crate::location::Location;
 use crate::meta::{ShardRef, StoredPart};
 
-/// Chunks queued between the chunker and the seal thread.
+/// Chunks queued between the MD5 thread and the seal thread.
 const SEAL_QUEUE: usize = 2;
-/// Chunks queued towards the MD5 thread (shared `Bytes`, no copies).
+/// Chunks queued between the chunker and the MD5 thread.
 const MD5_QUEUE: usize = 2;
 /// Blocks queued per shard writer.
 const SHARD_QUEUE: usize = 2;
@@ -353,4 +353,89 @@ where
         None => send(index, true, buf.freeze()).await?,
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Runs the chunker over `data` delivered in pieces of the given sizes and returns the
+    /// chunks it emitted as (index, last, bytes).
+    fn chunk(data: &[u8], pieces: &[usize], chunk_size: usize) -> Vec<(u64, bool, Vec<u8>)> {
+        let mut parts = Vec::new();
+        let mut rest = data;
+        for &p in pieces.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let n = p.clamp(1, rest.len());
+            parts.push(Ok(Bytes::copy_from_slice(&rest[..n])));
+            rest = &rest[n..];
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (tx, mut rx) = mpsc::channel::<SealMsg>(1024);
+            let total = chunk_body(futures::stream::iter(parts), chunk_size, u64::MAX, &tx)
+                .await
+                .unwrap();
+            assert_eq!(total, data.len() as u64);
+            drop(tx);
+            let mut out = Vec::new();
+            while let Some(SealMsg::Chunk { index, last, plain }) = rx.recv().await {
+                out.push((index, last, plain.to_vec()));
+            }
+            out
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn chunks_are_exact_and_only_the_last_is_flagged(
+            len in 0usize..2000,
+            pieces in proptest::collection::vec(1usize..700, 1..6),
+            chunk_size in 1usize..300,
+        ) {
+            let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let chunks = chunk(&data, &pieces, chunk_size);
+            let expected_count = len.div_ceil(chunk_size).max(1);
+            prop_assert_eq!(chunks.len(), expected_count);
+            for (i, (index, last, bytes)) in chunks.iter().enumerate() {
+                prop_assert_eq!(*index, i as u64);
+                prop_assert_eq!(*last, i + 1 == expected_count);
+                let lo = i * chunk_size;
+                let hi = (lo + chunk_size).min(len);
+                prop_assert_eq!(&bytes[..], &data[lo..hi]);
+            }
+        }
+    }
+
+    #[test]
+    fn boundaries() {
+        let c = 64;
+        for len in [0, 1, c - 1, c, c + 1, 3 * c + 7] {
+            let data = vec![7u8; len];
+            let chunks = chunk(&data, &[c], c);
+            let sizes: Vec<usize> = chunks.iter().map(|(_, _, b)| b.len()).collect();
+            let want: Vec<usize> = match len {
+                0 => vec![0],
+                _ => (0..len.div_ceil(c)).map(|i| (len - i * c).min(c)).collect(),
+            };
+            assert_eq!(sizes, want, "len {len}");
+            assert!(chunks.last().unwrap().1, "last chunk flagged");
+        }
+    }
+
+    #[test]
+    fn oversized_body_is_refused() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (tx, _rx) = mpsc::channel::<SealMsg>(1024);
+        let body = futures::stream::iter(vec![Ok(Bytes::from(vec![0u8; 100]))]);
+        let err = rt.block_on(chunk_body(body, 64, 99, &tx)).unwrap_err();
+        assert!(matches!(err, EngineError::TooLarge { max: 99 }));
+    }
 }
