@@ -251,6 +251,23 @@ impl DataKey {
             .decrypt_in_place(&Nonce::<Aes256GcmSiv>::default(), &addr.aad(), buf)
             .map_err(|_| CryptoError::Authentication)
     }
+    /// Decrypts `buf` (ciphertext without its tag) in place against the detached `tag`; on
+    /// success it holds the plaintext. On failure `buf` holds garbage and must be discarded.
+    pub fn decrypt_chunk_detached(
+        &self,
+        addr: &ChunkAddress<'_>,
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), CryptoError> {
+        self.chunk_cipher(addr)
+            .decrypt_inout_detached(
+                &Nonce::<Aes256GcmSiv>::default(),
+                &addr.aad(),
+                buf.into(),
+                tag.into(),
+            )
+            .map_err(|_| CryptoError::Authentication)
+    }
     pub fn block_key(&self) -> BlockKey {
         BlockKey(derive_key(&self.0, BLOCK_SALT, &[BLOCK_INFO]))
     }

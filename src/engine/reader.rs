@@ -96,29 +96,240 @@ fn chunk_jobs(
     })
 }
 
+/// What the fast path found.
+enum FastRead {
+    /// The chunk's plaintext, already trimmed.
+    Done(Bytes),
+    /// Some data shard was unusable (already logged and remembered as bad): these are the
+    /// verified blocks, the shards already tried, and what went wrong.
+    Degraded {
+        blocks: Vec<Option<Bytes>>,
+        tried: Vec<bool>,
+        problems: Vec<String>,
+    },
+}
+
+/// Everything about one chunk that both paths need.
+struct ChunkPlan {
+    layout: ShardLayout,
+    block_len: usize,
+    /// block ‖ checksum within every shard file.
+    stored_range: Range<u64>,
+    header: ShardHeader,
+}
+
 async fn read_chunk(ctx: Arc<ReadContext>, job: ChunkJob) -> EngineResult<Bytes> {
     let part = &ctx.parts[job.part];
     let (k, n) = (part.k as usize, part.shards.len());
     let layout = ShardLayout::new(part.size, part.chunk_size, part.k);
     let offset = layout.block_offset(job.chunk);
     let block_len = layout.block_len(job.chunk);
-    let stored_range = offset..offset + (block_len + CHECKSUM_LEN) as u64;
     let mut blob_raw = [0u8; 16];
     hex::decode_to_slice(&part.blob_id, &mut blob_raw)
         .map_err(|_| EngineError::Internal(format!("bad blob id {}", part.blob_id)))?;
-    let header = ShardHeader {
-        blob_id: blob_raw,
-        part_number: part.part_number,
-        shard_index: 0,
-        k: part.k,
-        m: part.m,
-        chunk_size: part.chunk_size,
-        part_size: part.size,
+    let plan = ChunkPlan {
+        layout,
+        block_len,
+        stored_range: offset..offset + (block_len + CHECKSUM_LEN) as u64,
+        header: ShardHeader {
+            blob_id: blob_raw,
+            part_number: part.part_number,
+            shard_index: 0,
+            k: part.k,
+            m: part.m,
+            chunk_size: part.chunk_size,
+            part_size: part.size,
+        },
     };
 
-    let mut blocks: Vec<Option<Bytes>> = vec![None; n];
+    let data_shards_healthy = {
+        let known_bad = ctx.bad[job.part].lock().expect("not poisoned");
+        (0..k).all(|i| !known_bad.contains(&(i as u8)))
+    };
+    let (blocks, tried, problems) = if data_shards_healthy && k <= n {
+        match read_data_shards(&ctx, &job, &plan).await? {
+            FastRead::Done(plain) => return Ok(plain),
+            FastRead::Degraded {
+                blocks,
+                tried,
+                problems,
+            } => (blocks, tried, problems),
+        }
+    } else {
+        (vec![None; n], vec![false; n], Vec::new())
+    };
+    read_degraded(ctx, job, plan, blocks, tried, problems).await
+}
+
+/// Logs an unusable block and remembers its shard as bad for the rest of this read.
+fn shard_unusable(
+    ctx: &ReadContext,
+    job: &ChunkJob,
+    shard: usize,
+    reason: &str,
+    problems: &mut Vec<String>,
+) {
+    let part = &ctx.parts[job.part];
+    let location = &part.shards[shard].location;
+    tracing::warn!(
+        location = %location,
+        blob = %part.blob_id,
+        part = part.part_number,
+        shard,
+        chunk = job.chunk,
+        %reason,
+        "shard block unusable (missing or failed its checksum); reading parity instead"
+    );
+    problems.push(format!("shard {shard} at {location}: {reason}"));
+    ctx.bad[job.part]
+        .lock()
+        .expect("not poisoned")
+        .insert(shard as u8);
+}
+
+/// The common case: the k data blocks are read back to back into one buffer (each block's
+/// checksum is lifted out as soon as it lands, so the blocks end up contiguous and form the
+/// ciphertext), every block is checked against its keyed checksum, and only then is the
+/// ciphertext decrypted in place. No block is copied and the chunk costs one allocation.
+async fn read_data_shards(
+    ctx: &Arc<ReadContext>,
+    job: &ChunkJob,
+    plan: &ChunkPlan,
+) -> EngineResult<FastRead> {
+    let part = &ctx.parts[job.part];
+    let (k, n) = (part.k as usize, part.shards.len());
+    let block_len = plan.block_len;
     let mut tried = vec![false; n];
     let mut problems = Vec::new();
+
+    // Room for k blocks plus the trailing checksum of the block being read.
+    let mut buf: Vec<u8> = Vec::with_capacity(k * block_len + CHECKSUM_LEN);
+    let mut sums = vec![[0u8; CHECKSUM_LEN]; k];
+    for (i, sum) in sums.iter_mut().enumerate() {
+        tried[i] = true;
+        let shard = &part.shards[i];
+        let path = shard_path(&part.blob_id, part.part_number, shard.index);
+        let got = match ctx.engine.location(&shard.location) {
+            Some(l) => l
+                .read_range_into(&path, plan.stored_range.clone(), buf)
+                .await
+                .map_err(|e| e.to_string()),
+            None => Err("location not configured".to_string()),
+        };
+        let block_end = (i + 1) * block_len;
+        let got = got.and_then(|b| {
+            // The location promises exactly the range; never trust a wrong length anyway.
+            if b.len() == block_end + CHECKSUM_LEN {
+                Ok(b)
+            } else {
+                Err("checksum: block has the wrong length".to_string())
+            }
+        });
+        match got {
+            Ok(b) => {
+                buf = b;
+                sum.copy_from_slice(&buf[block_end..]);
+                buf.truncate(block_end);
+            }
+            Err(reason) => {
+                // The buffer went with the failed read: the degraded path fetches the other
+                // shards (again).
+                shard_unusable(ctx, job, i, &reason, &mut problems);
+                let mut tried = vec![false; n];
+                tried[i] = true;
+                return Ok(FastRead::Degraded {
+                    blocks: vec![None; n],
+                    tried,
+                    problems,
+                });
+            }
+        }
+    }
+
+    let work_ctx = Arc::clone(ctx);
+    let mut header = plan.header.clone();
+    let layout = plan.layout;
+    let (chunk, part_index, trim) = (job.chunk, job.part, job.trim.clone());
+    let outcome = tokio::task::spawn_blocking(move || -> EngineResult<Result<Bytes, _>> {
+        // Every block is checked before anything is decrypted, so a bad block is pinned to
+        // its shard here and never shows up as a failed decrypt.
+        let mut bad = Vec::new();
+        for (i, sum) in sums.iter().enumerate() {
+            header.shard_index = i as u8;
+            let block = &buf[i * block_len..(i + 1) * block_len];
+            let computed = shard_file::block_checksum(&work_ctx.block_key, &header, chunk, block);
+            // blake3::Hash equality is constant-time.
+            if blake3::Hash::from_bytes(computed) != blake3::Hash::from_bytes(*sum) {
+                bad.push(i);
+            }
+        }
+        if !bad.is_empty() {
+            return Ok(Err((bad, Bytes::from(buf))));
+        }
+        let part = &work_ctx.parts[part_index];
+        let plain_len = layout.chunk_plain_len(chunk);
+        let cipher_len = plain_len + TAG_LEN;
+        if buf.len() < cipher_len {
+            return Err(EngineError::Internal(format!(
+                "chunk {chunk}: {} bytes of blocks for {cipher_len} bytes of ciphertext",
+                buf.len()
+            )));
+        }
+        let (ciphertext, rest) = buf.split_at_mut(plain_len);
+        let tag: [u8; TAG_LEN] = rest[..TAG_LEN].try_into().expect("TAG_LEN bytes");
+        let addr = ChunkAddress {
+            blob_id: &part.blob_id,
+            part_number: part.part_number,
+            chunk_index: chunk,
+            last: chunk + 1 == layout.chunk_count(),
+        };
+        work_ctx
+            .dek
+            .decrypt_chunk_detached(&addr, ciphertext, &tag)?;
+        buf.truncate(plain_len);
+        Ok(Ok(Bytes::from(buf).slice(trim)))
+    })
+    .await
+    .map_err(|e| EngineError::Internal(e.to_string()))??;
+
+    match outcome {
+        Ok(plain) => Ok(FastRead::Done(plain)),
+        Err((bad, all)) => {
+            let mut blocks = vec![None; n];
+            for (i, block) in blocks.iter_mut().enumerate().take(k) {
+                if bad.contains(&i) {
+                    shard_unusable(ctx, job, i, "checksum: block does not match", &mut problems);
+                } else {
+                    *block = Some(all.slice(i * block_len..(i + 1) * block_len));
+                }
+            }
+            Ok(FastRead::Degraded {
+                blocks,
+                tried,
+                problems,
+            })
+        }
+    }
+}
+
+/// A data shard is missing or bad: gather any k verified blocks (parity included), decode,
+/// decrypt. This path may copy; it only runs when something is wrong.
+async fn read_degraded(
+    ctx: Arc<ReadContext>,
+    job: ChunkJob,
+    plan: ChunkPlan,
+    mut blocks: Vec<Option<Bytes>>,
+    mut tried: Vec<bool>,
+    mut problems: Vec<String>,
+) -> EngineResult<Bytes> {
+    let part = &ctx.parts[job.part];
+    let (k, n) = (part.k as usize, part.shards.len());
+    let ChunkPlan {
+        layout,
+        block_len,
+        stored_range,
+        header,
+    } = plan;
     loop {
         let have = blocks.iter().filter(|b| b.is_some()).count();
         if have >= k {
@@ -185,21 +396,7 @@ async fn read_chunk(ctx: Arc<ReadContext>, job: ChunkJob) -> EngineResult<Bytes>
                         Err(e) => e,
                         Ok(_) => "checksum: block has the wrong length".into(),
                     };
-                    let location = &part.shards[i].location;
-                    tracing::warn!(
-                        location = %location,
-                        blob = %part.blob_id,
-                        part = part.part_number,
-                        shard = i,
-                        chunk = job.chunk,
-                        %reason,
-                        "shard block unusable (missing or failed its checksum); reading parity instead"
-                    );
-                    problems.push(format!("shard {i} at {location}: {reason}"));
-                    ctx.bad[job.part]
-                        .lock()
-                        .expect("not poisoned")
-                        .insert(i as u8);
+                    shard_unusable(&ctx, &job, i, &reason, &mut problems);
                 }
             }
         }
@@ -266,6 +463,39 @@ mod tests {
         chunk_jobs(parts, range)
             .map(|j| (j.part, j.chunk, j.trim))
             .collect()
+    }
+
+    #[test]
+    fn detached_decrypt_matches_and_authenticates() {
+        let dek = DataKey::generate();
+        let blob = "ab".repeat(16);
+        let addr = ChunkAddress {
+            blob_id: &blob,
+            part_number: 2,
+            chunk_index: 5,
+            last: false,
+        };
+        let plain: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let mut sealed = plain.clone();
+        dek.encrypt_chunk(&addr, &mut sealed);
+        let (ct, tag) = sealed.split_at(plain.len());
+        let tag: [u8; TAG_LEN] = tag.try_into().unwrap();
+        let mut buf = ct.to_vec();
+        dek.decrypt_chunk_detached(&addr, &mut buf, &tag).unwrap();
+        assert_eq!(buf, plain);
+        let mut flipped = ct.to_vec();
+        flipped[17] ^= 4;
+        assert!(
+            dek.decrypt_chunk_detached(&addr, &mut flipped, &tag)
+                .is_err()
+        );
+        let mut bad_tag = tag;
+        bad_tag[0] ^= 1;
+        let mut buf = ct.to_vec();
+        assert!(
+            dek.decrypt_chunk_detached(&addr, &mut buf, &bad_tag)
+                .is_err()
+        );
     }
 
     proptest::proptest! {

@@ -52,10 +52,61 @@ pub trait Location: Send + Sync + Debug + 'static {
     async fn put(&self, path: &str, data: Bytes) -> LocationResult<()>;
     async fn get(&self, path: &str) -> LocationResult<Bytes>;
     async fn get_range(&self, path: &str, range: Range<u64>) -> LocationResult<Bytes>;
+    /// Appends exactly `range.end - range.start` bytes of the blob to `buf` and hands the
+    /// buffer back, so a caller can gather several ranges into one allocation it owns. A blob
+    /// shorter than `range.end` is an error (`Backend`), never a short read; a missing blob is
+    /// `NotFound`. On an error the buffer is dropped.
+    ///
+    /// A `Vec` rather than `BytesMut`: on stable Rust the only sound way to read a file into
+    /// uninitialised spare capacity (no zero-fill) is `Read::read_to_end` into a `Vec`.
+    async fn read_range_into(
+        &self,
+        path: &str,
+        range: Range<u64>,
+        buf: Vec<u8>,
+    ) -> LocationResult<Vec<u8>> {
+        append_range(self, path, range, buf).await
+    }
     /// Size of the blob.
     async fn head(&self, path: &str) -> LocationResult<u64>;
     /// Deleting a missing blob succeeds.
     async fn delete(&self, path: &str) -> LocationResult<()>;
     /// Every blob whose path starts with `prefix` (a directory-like prefix ending in `/`).
     async fn list(&self, prefix: &str) -> LocationResult<Vec<BlobInfo>>;
+}
+
+/// Length of `range` as a buffer size, or a `Backend` error for a reversed or huge range.
+pub(crate) fn range_len(location: &str, range: &Range<u64>) -> LocationResult<usize> {
+    range
+        .end
+        .checked_sub(range.start)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| LocationError::Backend {
+            location: location.to_string(),
+            message: format!("invalid range {range:?}"),
+        })
+}
+
+/// The error for a blob that ended before the requested range did.
+pub(crate) fn short_read(location: &str, path: &str, want: usize, got: usize) -> LocationError {
+    LocationError::Backend {
+        location: location.to_string(),
+        message: format!("{path}: short read ({got} of {want} bytes; blob truncated?)"),
+    }
+}
+
+/// `read_range_into` over `get_range`: fetch, check the length, append (one copy).
+pub(crate) async fn append_range<L: Location + ?Sized>(
+    location: &L,
+    path: &str,
+    range: Range<u64>,
+    mut buf: Vec<u8>,
+) -> LocationResult<Vec<u8>> {
+    let want = range_len(location.name(), &range)?;
+    let got = location.get_range(path, range).await?;
+    if got.len() != want {
+        return Err(short_read(location.name(), path, want, got.len()));
+    }
+    buf.extend_from_slice(&got);
+    Ok(buf)
 }
