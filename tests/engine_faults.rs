@@ -20,13 +20,23 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(&[])
+}
+
+/// Three local locations; those named in `failing` refuse writes after `FAIL_AFTER_WRITES`
+/// successful `write` calls (0: at once), like a provider that goes away mid-upload.
+fn fixture_with(failing: &[&str]) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
     let locations: Vec<Arc<dyn Location>> = ["a", "b", "c"]
         .iter()
         .map(|n| {
-            Arc::new(ObjectStoreLocation::local(*n, &root.join(n), false).unwrap())
-                as Arc<dyn Location>
+            let real = Arc::new(ObjectStoreLocation::local(*n, &root.join(n), false).unwrap());
+            if failing.contains(n) {
+                Arc::new(FailingWrites(real)) as Arc<dyn Location>
+            } else {
+                real as Arc<dyn Location>
+            }
         })
         .collect();
     let engine = Arc::new(Engine::new(
@@ -42,6 +52,76 @@ fn fixture() -> Fixture {
         _dir: dir,
         root,
         engine,
+    }
+}
+
+const FAIL_AFTER_WRITES: usize = 3;
+
+/// Fault-injecting decorator: reads pass through; writes fail part-way.
+#[derive(Debug)]
+struct FailingWrites(Arc<ObjectStoreLocation>);
+
+struct FailingWriter {
+    inner: Box<dyn chunkworks::location::BlobWriter>,
+    writes: usize,
+}
+
+#[async_trait::async_trait]
+impl chunkworks::location::BlobWriter for FailingWriter {
+    async fn write(&mut self, data: Bytes) -> chunkworks::location::LocationResult<()> {
+        self.writes += 1;
+        if self.writes > FAIL_AFTER_WRITES {
+            return Err(chunkworks::location::LocationError::Backend {
+                location: "injected".into(),
+                message: "connection reset".into(),
+            });
+        }
+        self.inner.write(data).await
+    }
+    async fn finish(self: Box<Self>) -> chunkworks::location::LocationResult<()> {
+        self.inner.finish().await
+    }
+    async fn abort(self: Box<Self>) -> chunkworks::location::LocationResult<()> {
+        self.inner.abort().await
+    }
+}
+
+#[async_trait::async_trait]
+impl Location for FailingWrites {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    async fn begin_write(
+        &self,
+        path: &str,
+    ) -> chunkworks::location::LocationResult<Box<dyn chunkworks::location::BlobWriter>> {
+        let inner = self.0.begin_write(path).await?;
+        Ok(Box::new(FailingWriter { inner, writes: 0 }))
+    }
+    async fn put(&self, path: &str, data: Bytes) -> chunkworks::location::LocationResult<()> {
+        self.0.put(path, data).await
+    }
+    async fn get(&self, path: &str) -> chunkworks::location::LocationResult<Bytes> {
+        self.0.get(path).await
+    }
+    async fn get_range(
+        &self,
+        path: &str,
+        range: std::ops::Range<u64>,
+    ) -> chunkworks::location::LocationResult<Bytes> {
+        self.0.get_range(path, range).await
+    }
+    async fn head(&self, path: &str) -> chunkworks::location::LocationResult<u64> {
+        self.0.head(path).await
+    }
+    async fn delete(&self, path: &str) -> chunkworks::location::LocationResult<()> {
+        self.0.delete(path).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+    ) -> chunkworks::location::LocationResult<Vec<chunkworks::location::BlobInfo>> {
+        self.0.list(prefix).await
     }
 }
 
@@ -222,4 +302,52 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[tokio::test]
+async fn a_write_survives_one_location_failing_mid_upload_and_is_degraded() {
+    let f = fixture_with(&["b"]);
+    let data = content(6 * CHUNK as usize + 11, 17);
+    let r = put(&f, &data).await;
+    assert_eq!(
+        r.parts[0].missing_shards,
+        vec![1, 4],
+        "b holds shards 1 and 4"
+    );
+    assert!(r.is_degraded());
+    assert!(
+        shard_files(&f.root.join("b")).is_empty(),
+        "aborted uploads leave nothing"
+    );
+    assert_eq!(shard_files(&f.root.join("a")).len(), 2);
+    assert_eq!(get(&f, &r, 0..data.len() as u64).await.unwrap(), data);
+}
+
+#[tokio::test]
+async fn a_write_without_quorum_fails_and_leaves_nothing() {
+    let f = fixture_with(&["a", "c"]);
+    let data = content(6 * CHUNK as usize, 19);
+    let version = f.engine.new_version();
+    let pieces: Vec<Result<Bytes, std::io::Error>> = data
+        .chunks(10_000)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    let err = f
+        .engine
+        .write_part(
+            &version.dek,
+            1,
+            futures::stream::iter(pieces),
+            Some(data.len() as u64),
+            u64::MAX,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("needed"), "{err}");
+    for loc in ["a", "b", "c"] {
+        assert!(
+            shard_files(&f.root.join(loc)).is_empty(),
+            "files left at {loc}"
+        );
+    }
 }

@@ -62,7 +62,12 @@ pub struct Engine {
     locations: Vec<Arc<dyn Location>>,
     policy: Policy,
     master: MasterKey,
+    /// A read waits this long for a data shard before it also reads parity.
+    hedge_delay: std::time::Duration,
 }
+
+/// Default hedge delay for reads (config `[health] hedge_delay_ms`).
+pub const DEFAULT_HEDGE_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// A new object version's identity and key material.
 pub struct NewVersion {
@@ -103,7 +108,25 @@ impl Engine {
             locations,
             policy,
             master,
+            hedge_delay: DEFAULT_HEDGE_DELAY,
         }
+    }
+
+    /// Sets how long a read waits for a slow data shard before reading parity as well.
+    pub fn with_hedge_delay(mut self, delay: std::time::Duration) -> Self {
+        self.hedge_delay = delay;
+        self
+    }
+
+    pub fn hedge_delay(&self) -> std::time::Duration {
+        self.hedge_delay
+    }
+
+    /// Shards a write must land before it is acknowledged: k, or k+1 when k == m (as MinIO),
+    /// and never more than the shards there are.
+    pub fn write_quorum(&self) -> usize {
+        let (k, m) = (self.policy.k as usize, self.policy.m as usize);
+        (if k == m { k + 1 } else { k }).min(k + m)
     }
 
     pub fn policy(&self) -> Policy {
@@ -185,8 +208,23 @@ impl Engine {
         let plain = serde_json::to_vec(&copy).map_err(|e| EngineError::Internal(e.to_string()))?;
         let sealed = Bytes::from(self.master.seal_manifest(&path, &plain));
         let results = join_all(self.locations.iter().map(|l| l.put(&path, sealed.clone()))).await;
-        results.into_iter().collect::<Result<Vec<_>, _>>()?;
-        Ok(())
+        // Every location should hold a copy (recovery from any one of them); a location that
+        // is down gets its copy from the healer later. With none written the commit must fail.
+        let mut written = 0;
+        let mut last_error = None;
+        for (location, result) in self.locations.iter().zip(results) {
+            match result {
+                Ok(()) => written += 1,
+                Err(e) => {
+                    tracing::warn!(location = %location.name(), version_id, error = %e, "manifest copy not written");
+                    last_error = Some(e);
+                }
+            }
+        }
+        match last_error {
+            Some(e) if written == 0 => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
     /// Deletes the shard files of unreferenced blobs. Returns whether every delete succeeded

@@ -10,7 +10,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use futures::future::join_all;
+use futures::stream::FuturesUnordered;
 use futures::{Stream, StreamExt};
 
 use super::codec::Codec;
@@ -53,7 +53,7 @@ impl Engine {
             bad: record
                 .parts
                 .iter()
-                .map(|_| Mutex::new(HashSet::new()))
+                .map(|p| Mutex::new(p.missing_shards.iter().copied().collect()))
                 .collect(),
             parts: record.parts.clone(),
         });
@@ -146,7 +146,14 @@ async fn read_chunk(ctx: Arc<ReadContext>, job: ChunkJob) -> EngineResult<Bytes>
         let known_bad = ctx.bad[job.part].lock().expect("not poisoned");
         (0..k).all(|i| !known_bad.contains(&(i as u8)))
     };
-    let (blocks, tried, problems) = if data_shards_healthy && k <= n {
+    // The zero-copy sequential path suits local disks; remote locations are read
+    // concurrently (and hedged) by the gathering path.
+    let data_shards_local = part.shards[..k.min(n)].iter().all(|s| {
+        ctx.engine
+            .location(&s.location)
+            .is_some_and(|l| l.is_local())
+    });
+    let (blocks, tried, problems) = if data_shards_healthy && data_shards_local && k <= n {
         match read_data_shards(&ctx, &job, &plan).await? {
             FastRead::Done(plain) => return Ok(plain),
             FastRead::Degraded {
@@ -312,7 +319,42 @@ async fn read_data_shards(
     }
 }
 
-/// A data shard is missing or bad: gather any k verified blocks (parity included), decode,
+/// Fetches one stored block (block ‖ checksum) and verifies it off the async threads.
+fn fetch_verified(
+    ctx: &Arc<ReadContext>,
+    job: &ChunkJob,
+    header: &ShardHeader,
+    range: Range<u64>,
+    shard_index: usize,
+) -> impl std::future::Future<Output = (usize, Result<Bytes, String>)> + Send + 'static {
+    let part = &ctx.parts[job.part];
+    let shard = &part.shards[shard_index];
+    let location = ctx.engine.location(&shard.location).cloned();
+    let path = shard_path(&part.blob_id, part.part_number, shard.index);
+    let ctx = Arc::clone(ctx);
+    let mut header = header.clone();
+    header.shard_index = shard_index as u8;
+    let chunk = job.chunk;
+    async move {
+        let Some(location) = location else {
+            return (shard_index, Err("location not configured".to_string()));
+        };
+        let stored = match location.get_range(&path, range).await {
+            Ok(stored) => stored,
+            Err(e) => return (shard_index, Err(e.to_string())),
+        };
+        let checked = tokio::task::spawn_blocking(move || {
+            shard_file::verify_block(&ctx.block_key, &header, chunk, &stored)
+                .map(|block| stored.slice_ref(block))
+                .map_err(|e| format!("checksum: {e}"))
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        (shard_index, checked)
+    }
+}
+
+/// A data shard is missing, bad, slow or remote: gather any k verified blocks (parity included), decode,
 /// decrypt. This path may copy; it only runs when something is wrong.
 async fn read_degraded(
     ctx: Arc<ReadContext>,
@@ -330,17 +372,33 @@ async fn read_degraded(
         stored_range,
         header,
     } = plan;
+    // Fetch and verify blocks concurrently until k are good. Start with as many as are
+    // missing (data shards first); a failure starts the next candidate; when the hedge delay
+    // passes with blocks still outstanding, every remaining candidate starts too, so one slow
+    // location costs at most the hedge delay.
+    let mut in_flight = FuturesUnordered::new();
+    let mut hedge = Box::pin(tokio::time::sleep(ctx.engine.hedge_delay()));
+    let mut hedged = false;
     loop {
         let have = blocks.iter().filter(|b| b.is_some()).count();
         if have >= k {
             break;
         }
         let known_bad = ctx.bad[job.part].lock().expect("not poisoned").clone();
-        let next: Vec<usize> = (0..n)
+        let wanted = if hedged {
+            n
+        } else {
+            (k - have).saturating_sub(in_flight.len())
+        };
+        let start: Vec<usize> = (0..n)
             .filter(|&i| !tried[i] && !known_bad.contains(&(i as u8)))
-            .take(k - have)
+            .take(wanted)
             .collect();
-        if next.is_empty() {
+        for i in start {
+            tried[i] = true;
+            in_flight.push(fetch_verified(&ctx, &job, &header, stored_range.clone(), i));
+        }
+        if in_flight.is_empty() {
             return Err(EngineError::Unreadable {
                 blob_id: part.blob_id.clone(),
                 chunk: job.chunk,
@@ -351,45 +409,8 @@ async fn read_degraded(
                 },
             });
         }
-        let fetches = next.iter().map(|&i| {
-            tried[i] = true;
-            let shard = &part.shards[i];
-            let location = ctx.engine.location(&shard.location).cloned();
-            let path = shard_path(&part.blob_id, part.part_number, shard.index);
-            let range = stored_range.clone();
-            async move {
-                match location {
-                    Some(l) => (
-                        i,
-                        l.get_range(&path, range).await.map_err(|e| e.to_string()),
-                    ),
-                    None => (i, Err("location not configured".to_string())),
-                }
-            }
-        });
-        let fetched = join_all(fetches).await;
-        let verify_ctx = Arc::clone(&ctx);
-        let verify_header = header.clone();
-        let chunk = job.chunk;
-        let verified = tokio::task::spawn_blocking(move || {
-            fetched
-                .into_iter()
-                .map(|(i, got)| {
-                    let checked = got.and_then(|stored| {
-                        let mut h = verify_header.clone();
-                        h.shard_index = i as u8;
-                        shard_file::verify_block(&verify_ctx.block_key, &h, chunk, &stored)
-                            .map(|block| stored.slice_ref(block))
-                            .map_err(|e| format!("checksum: {e}"))
-                    });
-                    (i, checked)
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|e| EngineError::Internal(e.to_string()))?;
-        for (i, checked) in verified {
-            match checked {
+        tokio::select! {
+            Some((i, checked)) = in_flight.next() => match checked {
                 Ok(block) if block.len() == block_len => blocks[i] = Some(block),
                 outcome => {
                     let reason = match outcome {
@@ -398,9 +419,14 @@ async fn read_degraded(
                     };
                     shard_unusable(&ctx, &job, i, &reason, &mut problems);
                 }
+            },
+            () = &mut hedge, if !hedged => {
+                hedged = true;
+                tracing::debug!(blob = %part.blob_id, chunk = job.chunk, "hedging: slow shard, reading parity too");
             }
         }
     }
+    drop(in_flight);
 
     let decode_ctx = Arc::clone(&ctx);
     tokio::task::spawn_blocking(move || {
@@ -455,6 +481,7 @@ mod tests {
             chunk_size: chunk,
             shards: vec![],
             checksum: None,
+            missing_shards: vec![],
         }
     }
 

@@ -133,11 +133,12 @@ impl Engine {
             out
         });
 
+        let quorum = self.write_quorum();
         let seal_task = tokio::task::spawn_blocking({
             let dek = dek.clone();
             let blob_id = blob_id.clone();
             let header = header.clone();
-            move || seal_chunks(dek, blob_id, header, codec, seal_rx, shard_txs)
+            move || seal_chunks(dek, blob_id, header, codec, seal_rx, shard_txs, quorum)
         });
 
         let chunked = chunk_body(body, policy.chunk_size as usize, max_size, &md5_tx).await;
@@ -160,20 +161,31 @@ impl Engine {
         let md5 = md5_task
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))?;
+        // A write is acknowledged once the write quorum of shard files is committed; shards
+        // that could not be written are recorded as missing (the object is degraded) for the
+        // healer to rebuild.
         let mut write_errors = Vec::new();
-        for task in writer_tasks {
-            match task.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => write_errors.push(e),
-                Err(e) => write_errors.push(e.to_string()),
-            }
+        let mut missing_shards = Vec::new();
+        for (i, task) in writer_tasks.into_iter().enumerate() {
+            let failure = match task.await {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => e,
+                Err(e) => e.to_string(),
+            };
+            tracing::warn!(location = %shards[i].location, shard = i, blob = %blob_id, error = %failure, "shard file not written");
+            write_errors.push(format!("shard {i} at {}: {failure}", shards[i].location));
+            missing_shards.push(i as u8);
         }
+        let written = shards.len() - missing_shards.len();
+        let quorum = self.write_quorum();
         let result = match (chunked, sealed) {
             (Err(e), _) => Err(e),
             (Ok(_), Err(e)) => Err(EngineError::Write(e)),
-            (Ok(_), Ok(())) if !write_errors.is_empty() => {
-                Err(EngineError::Write(write_errors.join("; ")))
-            }
+            (Ok(_), Ok(())) if written < quorum => Err(EngineError::Write(format!(
+                "only {written} of {} shard files written, {quorum} needed: {}",
+                shards.len(),
+                write_errors.join("; ")
+            ))),
             (Ok(size), Ok(())) => Ok(size),
         };
         match result {
@@ -188,6 +200,7 @@ impl Engine {
                     chunk_size: policy.chunk_size,
                     shards,
                     checksum: None,
+                    missing_shards,
                 },
                 md5,
             }),
@@ -214,13 +227,16 @@ fn seal_chunks(
     codec: Codec,
     mut rx: mpsc::Receiver<SealMsg>,
     shard_txs: Vec<mpsc::Sender<ShardMsg>>,
+    quorum: usize,
 ) -> Result<(), String> {
     let block_key = dek.block_key();
+    // Writers that failed are skipped; the write goes on while a quorum is still writing.
+    let mut alive = vec![true; shard_txs.len()];
     while let Some(msg) = rx.blocking_recv() {
         let (index, last, plain) = match msg {
             SealMsg::Chunk { index, last, plain } => (index, last, plain),
             SealMsg::Finish => {
-                for tx in &shard_txs {
+                for (tx, _) in shard_txs.iter().zip(&alive).filter(|(_, a)| **a) {
                     let _ = tx.blocking_send(ShardMsg::Finish);
                 }
                 return Ok(());
@@ -245,6 +261,9 @@ fn seal_chunks(
             .encode_bytes(buf.freeze())
             .map_err(|e| e.to_string())?;
         for (i, block) in blocks.into_iter().enumerate() {
+            if !alive[i] {
+                continue;
+            }
             header.shard_index = i as u8;
             let sum = shard_file::block_checksum(&block_key, &header, index, &block);
             let sent = shard_txs[i]
@@ -253,7 +272,11 @@ fn seal_chunks(
                     shard_txs[i].blocking_send(ShardMsg::Block(Bytes::copy_from_slice(&sum)))
                 });
             if sent.is_err() {
-                return Err(format!("shard writer {i} stopped"));
+                alive[i] = false;
+                let left = alive.iter().filter(|a| **a).count();
+                if left < quorum {
+                    return Err(format!("only {left} shard writers left, {quorum} needed"));
+                }
             }
         }
     }

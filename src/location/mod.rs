@@ -73,6 +73,10 @@ pub trait Location: Send + Sync + Debug + 'static {
     async fn delete(&self, path: &str) -> LocationResult<()>;
     /// Every blob whose path starts with `prefix` (a directory-like prefix ending in `/`).
     async fn list(&self, prefix: &str) -> LocationResult<Vec<BlobInfo>>;
+    /// A disk of this machine: reads are cheap and sequential block reads beat concurrency.
+    fn is_local(&self) -> bool {
+        false
+    }
 }
 
 /// Length of `range` as a buffer size, or a `Backend` error for a reversed or huge range.

@@ -238,6 +238,10 @@ impl Location for ObjectStoreLocation {
         .map_err(|e| backend_error(&self.name, e))?
     }
 
+    fn is_local(&self) -> bool {
+        self.local.is_some()
+    }
+
     async fn head(&self, path: &str) -> LocationResult<u64> {
         self.store
             .head(&self.path(path))

@@ -63,6 +63,7 @@ pub fn stored_part(part_number: u32, blob_id: &str) -> StoredPart {
             value: "AAAAAA==".to_owned(),
             kind: "COMPOSITE".to_owned(),
         }),
+        missing_shards: if part_number == 3 { vec![1] } else { vec![] },
     }
 }
 

@@ -42,6 +42,10 @@ pub struct StoredPart {
     /// Checksum sent by the client for this part (`x-amz-checksum-*`), if any.
     #[serde(default)]
     pub checksum: Option<Checksum>,
+    /// Shard indexes whose files were not written (a location was down): the part is
+    /// degraded until the healer rebuilds them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_shards: Vec<u8>,
 }
 
 /// An `x-amz-checksum-*` value as the client sent it.
@@ -80,6 +84,13 @@ pub struct ObjectRecord {
     pub parts: Vec<StoredPart>,
     /// Number of parts the client uploaded (0 for a single PUT); drives the `-N` ETag form.
     pub multipart_count: u32,
+}
+
+impl ObjectRecord {
+    /// Some shard file of some part was never written: redundancy is below the policy.
+    pub fn is_degraded(&self) -> bool {
+        self.parts.iter().any(|p| !p.missing_shards.is_empty())
+    }
 }
 
 /// An in-progress multipart upload.
