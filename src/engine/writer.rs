@@ -400,7 +400,9 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let (tx, mut rx) = mpsc::channel::<SealMsg>(1024);
+            // Room for every chunk the strategy can produce (2000 bytes at chunk size 1), so the
+            // chunker never waits on this single-threaded runtime.
+            let (tx, mut rx) = mpsc::channel::<SealMsg>(4096);
             let total = chunk_body(futures::stream::iter(parts), chunk_size, u64::MAX, &tx)
                 .await
                 .unwrap();
