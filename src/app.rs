@@ -8,10 +8,12 @@ use std::sync::Arc;
 use crate::config::{self, Config};
 use crate::engine::keys::{self, AccessKeyPair};
 use crate::engine::{Engine, Policy};
+use crate::jobs;
 use crate::location::{Location, ObjectStoreLocation};
 use crate::meta::MetaStore;
 use crate::meta::sqlite::SqliteStore;
 use crate::s3::{self, S3State, auth::SecretLookup};
+use tokio_util::sync::CancellationToken;
 
 /// Errors while assembling the application (reported by `main`).
 #[derive(Debug, thiserror::Error)]
@@ -54,17 +56,53 @@ pub const META_FILE: &str = "meta.sqlite";
 impl App {
     /// Opens (creating on first start) everything under `data_dir`.
     pub fn open(data_dir: &Path, config_file: Option<&Path>) -> Result<Self, AppError> {
+        Self::open_with(data_dir, config_file, false)
+    }
+
+    /// Opens an existing data dir for an offline job (scrub, heal, gc, recover-index): binds
+    /// no port and creates no keys. Refuses a data dir without a master key (wrong
+    /// `--data-dir`?), since no object could be read.
+    pub fn open_offline(data_dir: &Path, config_file: Option<&Path>) -> Result<Self, AppError> {
+        Self::open_with(data_dir, config_file, true)
+    }
+
+    fn open_with(
+        data_dir: &Path,
+        config_file: Option<&Path>,
+        offline: bool,
+    ) -> Result<Self, AppError> {
         let config = Config::load(config_file)?;
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if offline
+            && env("CHUNKWORKS_MASTER_KEY").is_none()
+            && !data_dir.join(keys::MASTER_KEY_FILE).exists()
+        {
+            return Err(AppError::Io(format!(
+                "{} has no master key ({}) and CHUNKWORKS_MASTER_KEY is not set: is --data-dir right?",
+                data_dir.display(),
+                keys::MASTER_KEY_FILE
+            )));
+        }
         std::fs::create_dir_all(data_dir)
             .map_err(|e| AppError::Io(format!("creating data dir {}: {e}", data_dir.display())))?;
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let (master, _) =
             keys::load_or_create_master_key(data_dir, env("CHUNKWORKS_MASTER_KEY").as_deref())?;
-        let (credentials, credentials_created) = keys::load_or_create_credentials(
-            data_dir,
-            env("CHUNKWORKS_ACCESS_KEY"),
-            env("CHUNKWORKS_SECRET_KEY"),
-        )?;
+        let (credentials, credentials_created) = if offline {
+            // Offline jobs serve nothing: no credentials are needed or created.
+            (
+                AccessKeyPair {
+                    access_key: String::new(),
+                    secret_key: String::new(),
+                },
+                false,
+            )
+        } else {
+            keys::load_or_create_credentials(
+                data_dir,
+                env("CHUNKWORKS_ACCESS_KEY"),
+                env("CHUNKWORKS_SECRET_KEY"),
+            )?
+        };
         let mut locations: Vec<Arc<dyn Location>> = Vec::new();
         for loc in config.effective_locations() {
             let dir = config::local_dir(&loc.url, data_dir).ok_or_else(|| AppError::Location {
@@ -105,6 +143,16 @@ impl App {
         })
     }
 
+    /// What the jobs (scrub, heal, gc, recover-index) work on.
+    pub fn job_env(&self) -> jobs::JobEnv {
+        jobs::JobEnv {
+            meta: Arc::clone(&self.meta),
+            engine: Arc::clone(&self.engine),
+            data_dir: self.data_dir.clone(),
+            config: self.config.jobs.clone(),
+        }
+    }
+
     pub fn s3_state(&self) -> Arc<S3State> {
         Arc::new(S3State {
             meta: Arc::clone(&self.meta),
@@ -130,7 +178,17 @@ impl App {
             .local_addr()
             .map_err(|e| AppError::Io(e.to_string()))?;
         on_bound(bound);
-        serve_http1(listener, s3::service(self.s3_state()), shutdown).await
+        // Background scrub and gc run beside the server and stop with it.
+        let stop = CancellationToken::new();
+        let background = jobs::spawn_background(self.job_env(), stop.clone());
+        let served = serve_http1(listener, s3::service(self.s3_state()), shutdown).await;
+        stop.cancel();
+        for task in background {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "background job task ended abnormally");
+            }
+        }
+        served
     }
 }
 

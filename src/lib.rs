@@ -12,6 +12,7 @@
 //! - [`engine`]: the object pipeline; no HTTP types.
 //! - [`location`]: blob backends over `object_store`; no chunks or keys.
 //! - [`meta`]: the metadata store (SQLite).
+//! - [`jobs`]: scrub, heal, garbage collection and index recovery (offline and in `serve`).
 //! - [`app`]: wiring of the above for `serve` and the other subcommands.
 //!
 //! See `ARCHITECTURE.md` for formats and invariants.
@@ -19,6 +20,7 @@
 pub mod app;
 pub mod config;
 pub mod engine;
+pub mod jobs;
 pub mod location;
 pub mod meta;
 pub mod s3;

@@ -39,6 +39,65 @@ pub struct Config {
     /// Largest single PUT body in bytes (S3 allows 5 GiB).
     #[serde(default = "default_max_object_size")]
     pub max_put_size: u64,
+    /// Background jobs of `serve` and defaults of the offline job commands.
+    #[serde(default)]
+    pub jobs: JobsConfig,
+}
+
+/// `[jobs]`: scrub and garbage collection (see ARCHITECTURE.md "Jobs").
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Seconds between background scrub passes in `serve`; 0 turns the background scrub off.
+    #[serde(default = "default_scrub_interval")]
+    pub scrub_interval_secs: u64,
+    /// Read rate of the background scrub in MB/s (10^6 bytes); 0 means unlimited.
+    #[serde(default = "default_scrub_rate")]
+    pub scrub_rate_mb_s: f64,
+    /// Seconds between background garbage collections in `serve`; 0 turns them off.
+    #[serde(default = "default_gc_interval")]
+    pub gc_interval_secs: u64,
+    /// Unreferenced shard files and stale manifest copies younger than this are kept.
+    #[serde(default = "default_gc_grace")]
+    pub gc_grace_secs: u64,
+    /// Multipart uploads older than this are aborted by garbage collection.
+    #[serde(default = "default_multipart_expiry")]
+    pub multipart_expiry_secs: u64,
+    /// Seconds after `serve` starts before the first background job runs.
+    #[serde(default = "default_start_delay")]
+    pub start_delay_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            scrub_interval_secs: default_scrub_interval(),
+            scrub_rate_mb_s: default_scrub_rate(),
+            gc_interval_secs: default_gc_interval(),
+            gc_grace_secs: default_gc_grace(),
+            multipart_expiry_secs: default_multipart_expiry(),
+            start_delay_secs: default_start_delay(),
+        }
+    }
+}
+
+fn default_scrub_interval() -> u64 {
+    24 * 3600
+}
+fn default_scrub_rate() -> f64 {
+    50.0
+}
+fn default_gc_interval() -> u64 {
+    3600
+}
+fn default_gc_grace() -> u64 {
+    24 * 3600
+}
+fn default_multipart_expiry() -> u64 {
+    7 * 24 * 3600
+}
+fn default_start_delay() -> u64 {
+    60
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -157,6 +216,12 @@ impl Config {
                 p.chunk_size
             )));
         }
+        if !(self.jobs.scrub_rate_mb_s >= 0.0 && self.jobs.scrub_rate_mb_s.is_finite()) {
+            return Err(ConfigError::Invalid(format!(
+                "jobs.scrub_rate_mb_s {} must be 0 (unlimited) or positive",
+                self.jobs.scrub_rate_mb_s
+            )));
+        }
         let locations = self.effective_locations();
         let mut names: Vec<&str> = locations.iter().map(|l| l.name.as_str()).collect();
         names.sort_unstable();
@@ -194,4 +259,26 @@ pub fn local_dir(url: &str, data_dir: &Path) -> Option<PathBuf> {
     }
     let p = PathBuf::from(url);
     Some(if p.is_absolute() { p } else { data_dir.join(p) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_with_the_default_jobs() {
+        let text = include_str!("../../config/chunkworks.example.toml");
+        let config: Config = toml::from_str(text).unwrap();
+        config.validate().unwrap();
+        let d = JobsConfig::default();
+        let j = &config.jobs;
+        assert_eq!(
+            (j.scrub_interval_secs, j.gc_interval_secs, j.gc_grace_secs),
+            (d.scrub_interval_secs, d.gc_interval_secs, d.gc_grace_secs)
+        );
+        assert_eq!(j.multipart_expiry_secs, 7 * 24 * 3600);
+        assert_eq!(j.scrub_rate_mb_s, 50.0);
+        let bad: Config = toml::from_str("[jobs]\nscrub_rate_mb_s = -1.0").unwrap();
+        assert!(bad.validate().is_err());
+    }
 }

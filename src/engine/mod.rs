@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod keys;
 pub mod placement;
 pub mod reader;
+pub mod repair;
 pub mod shard_file;
 pub mod writer;
 
@@ -78,13 +79,18 @@ pub struct NewVersion {
 }
 
 /// A manifest copy as stored (sealed) in every location.
-#[derive(Serialize, Deserialize)]
-struct ManifestCopy {
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ManifestCopy {
     /// Commit time in Unix ms; a rebuild keeps the newest state of each key.
-    committed_ms: i64,
+    pub committed_ms: i64,
     /// `None` marks a tombstone: the version was deleted.
-    record: Option<ObjectRecord>,
+    pub record: Option<ObjectRecord>,
 }
+
+/// Backend prefix of the shard files (`shards/<blob-id>/<part>.<shard>`).
+pub const SHARDS_PREFIX: &str = "shards/";
+/// Backend prefix of the sealed manifest copies (`manifests/<version-id>`).
+pub const MANIFESTS_PREFIX: &str = "manifests/";
 
 /// Random 16 bytes as 32 hex chars: version ids, blob ids, upload ids.
 pub fn random_id() -> String {
@@ -98,7 +104,8 @@ pub fn shard_path(blob_id: &str, part_number: u32, shard_index: u8) -> String {
     format!("shards/{blob_id}/{part_number}.{shard_index}")
 }
 
-fn manifest_path(version_id: &str) -> String {
+/// Backend path of the manifest copy of one object version.
+pub fn manifest_path(version_id: &str) -> String {
     format!("manifests/{version_id}")
 }
 
@@ -201,6 +208,13 @@ impl Engine {
         {
             tracing::warn!(version_id, error = %e, "writing tombstone failed");
         }
+    }
+
+    /// Opens a sealed manifest copy read from `path` (its backend path is the AAD).
+    pub fn open_manifest_copy(&self, path: &str, sealed: &[u8]) -> EngineResult<ManifestCopy> {
+        let plain = self.master.open_manifest(path, sealed)?;
+        serde_json::from_slice(&plain)
+            .map_err(|e| EngineError::Internal(format!("manifest copy {path}: {e}")))
     }
 
     async fn put_manifest(&self, version_id: &str, copy: ManifestCopy) -> EngineResult<()> {

@@ -41,6 +41,9 @@ pub trait BlobWriter: Send {
 pub struct BlobInfo {
     pub path: String,
     pub size: u64,
+    /// Last modification time in Unix ms, when the backend reports one (garbage collection
+    /// leaves blobs younger than its grace period alone).
+    pub last_modified: Option<i64>,
 }
 
 #[async_trait]

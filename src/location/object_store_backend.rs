@@ -270,6 +270,7 @@ impl Location for ObjectStoreLocation {
             .map(|m| BlobInfo {
                 path: self.strip(&m.location),
                 size: m.size,
+                last_modified: Some(m.last_modified.timestamp_millis()),
             })
             .collect())
     }
