@@ -178,6 +178,38 @@ impl Engine {
     }
 
     /// Writes the sealed manifest copy of `record` to every location (in parallel).
+    /// Writes the manifest copy of `record` to every location that lacks one (it was down at
+    /// commit time). Returns how many copies were added.
+    pub async fn ensure_manifest_copies(&self, record: &ObjectRecord) -> EngineResult<usize> {
+        let path = manifest_path(&record.version_id);
+        let mut sealed = None;
+        let mut added = 0;
+        for location in &self.locations {
+            match location.head(&path).await {
+                Ok(_) => continue,
+                Err(LocationError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let sealed = match &sealed {
+                Some(s) => Bytes::clone(s),
+                None => {
+                    let copy = ManifestCopy {
+                        committed_ms: record.last_modified_ms,
+                        record: Some(record.clone()),
+                    };
+                    let plain = serde_json::to_vec(&copy)
+                        .map_err(|e| EngineError::Internal(e.to_string()))?;
+                    sealed
+                        .insert(Bytes::from(self.master.seal_manifest(&path, &plain)))
+                        .clone()
+                }
+            };
+            location.put(&path, sealed).await?;
+            added += 1;
+        }
+        Ok(added)
+    }
+
     pub async fn write_manifest_copies(
         &self,
         record: &ObjectRecord,

@@ -361,6 +361,28 @@ async fn check_object(
             }
         }
     }
+    if repair && worst.is_none() {
+        // Full redundancy again: every location gets its manifest copy, and a write that was
+        // recorded as degraded stops being so (unless the key moved on meanwhile).
+        if let Err(e) = env.engine.ensure_manifest_copies(&record).await {
+            tracing::warn!(bucket = %record.bucket, key = %record.key, error = %e, "manifest copies not restored");
+        }
+        if record.is_degraded() {
+            let mut healed = record.clone();
+            for part in &mut healed.parts {
+                part.missing_shards.clear();
+            }
+            match env.meta.update_object_if_current(&healed).await {
+                Ok(true) => {
+                    tracing::info!(bucket = %record.bucket, key = %record.key, "degraded object restored to full redundancy")
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(bucket = %record.bucket, key = %record.key, error = %e, "clearing the degraded mark failed")
+                }
+            }
+        }
+    }
     out.problem = worst;
     out
 }

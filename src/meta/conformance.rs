@@ -351,6 +351,33 @@ pub async fn object_put_get_replace(store: &dyn MetaStore) {
     let v2 = object(b, "docs/a.txt", "v2", &["cf-put-blob-2a", "cf-put-blob-2b"]);
     let orphans = store.put_object(&v2).await.expect("put v2");
     assert_eq!(orphans.entries.len(), 1, "{orphans:?}");
+    // A conditional manifest rewrite applies to the current version only.
+    let mut healed = v2.clone();
+    healed.parts[0].missing_shards.clear();
+    healed
+        .user_meta
+        .push(("healed".to_owned(), "yes".to_owned()));
+    assert!(
+        !store
+            .update_object_if_current(&v1)
+            .await
+            .expect("update stale")
+    );
+    assert_eq!(
+        store.get_object(b, "docs/a.txt").await.expect("get"),
+        Some(v2.clone())
+    );
+    assert!(
+        store
+            .update_object_if_current(&healed)
+            .await
+            .expect("update current")
+    );
+    assert_eq!(
+        store.get_object(b, "docs/a.txt").await.expect("get"),
+        Some(healed.clone())
+    );
+    assert!(store.update_object_if_current(&v2).await.expect("restore"));
     assert_eq!(
         orphans.replaced_version.as_deref(),
         Some(v1.version_id.as_str())

@@ -54,6 +54,10 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Inserts or replaces (bucket, key). The replaced version's blobs are queued as orphans.
     /// Fails with `NoSuchBucket`.
     async fn put_object(&self, record: &ObjectRecord) -> MetaResult<Orphans>;
+    /// Rewrites the manifest of (bucket, key) in place when the current version is still
+    /// `record.version_id` (the healer clearing `missing_shards`); false when the key was
+    /// overwritten or deleted meanwhile. Queues nothing: the blobs stay the same.
+    async fn update_object_if_current(&self, record: &ObjectRecord) -> MetaResult<bool>;
     /// Removes (bucket, key) if present and queues its blobs. Missing key is not an error.
     async fn delete_object(&self, bucket: &str, key: &str) -> MetaResult<Orphans>;
     /// Objects with `key` starting with `query.prefix` and greater than `query.after`, in

@@ -464,6 +464,22 @@ impl MetaStore for SqliteStore {
         .await
     }
 
+    async fn update_object_if_current(&self, record: &ObjectRecord) -> MetaResult<bool> {
+        let json = encode(record, "object record")?;
+        let record = record.clone();
+        self.write("update_object_if_current", move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE objects SET record = ?4
+                     WHERE bucket = ?1 AND key = ?2 AND version_id = ?3",
+                    params![record.bucket, record.key, record.version_id, json],
+                )
+                .ctx("update object")?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
     async fn delete_object(&self, bucket: &str, key: &str) -> MetaResult<Orphans> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.write("delete_object", move |tx| {
