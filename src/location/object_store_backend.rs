@@ -107,9 +107,30 @@ impl ObjectStoreLocation {
     fn map(&self, path: &str, e: object_store::Error) -> LocationError {
         match e {
             object_store::Error::NotFound { .. } => LocationError::NotFound(path.to_string()),
+            other if is_range_error(&other) => LocationError::Invalid {
+                location: self.name.clone(),
+                message: format!("{path}: range outside the blob ({other})"),
+            },
             other => backend_error(&self.name, other),
         }
     }
+}
+
+/// A range the blob does not cover: an answer about the blob, not a failure of the location.
+/// object_store has no variant for it, so this goes by its messages (its own range checks, and
+/// an HTTP 416 / `InvalidRange` from the server).
+fn is_range_error(e: &object_store::Error) -> bool {
+    let text = e.to_string();
+    [
+        "416 Range Not Satisfiable",
+        "<Code>InvalidRange</Code>",
+        "Range started at",
+        "out of bounds",
+        "Wanted range starting at",
+        "Requested range was invalid",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
 }
 
 pub(crate) fn backend_error(name: &str, e: impl std::fmt::Display) -> LocationError {
