@@ -312,6 +312,9 @@ fn config_locations_options_env_and_errors() {
 #[test]
 fn example_configs_parse() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let main = std::fs::read_to_string(dir.join("chunkworks.example.toml")).unwrap();
+    let config = parse(&main).unwrap();
+    assert_eq!(config.health, Default::default());
     for file in [
         "three-s3-providers.example.toml",
         "mixed-providers.example.toml",
