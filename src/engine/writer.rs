@@ -103,6 +103,15 @@ impl Engine {
             let (tx, rx) = mpsc::channel::<ShardMsg>(SHARD_QUEUE);
             shard_txs.push(tx);
             let location = Arc::clone(&self.locations()[loc]);
+            if !location.is_available() {
+                // Known down: don't wait for it to fail; the shard is recorded as missing.
+                drop(rx);
+                let name = location.name().to_string();
+                writer_tasks.push(tokio::spawn(async move {
+                    Err(format!("location {name} is unavailable"))
+                }));
+                continue;
+            }
             let path = shard_path(&blob_id, part_number, i as u8);
             let mut shard_header = header.clone();
             shard_header.shard_index = i as u8;

@@ -3,7 +3,11 @@
 //! Owns: blob names → bytes, streaming writes, ranged reads, listing.
 //! Must not know: chunks, shards, keys, buckets or object names (callers pass opaque paths).
 
+/// Test-only, but always compiled (small) so integration tests in `tests/` can run it.
+pub mod conformance;
+pub mod health;
 pub mod object_store_backend;
+pub mod remote;
 
 use std::fmt::Debug;
 use std::ops::Range;
@@ -11,16 +15,36 @@ use std::ops::Range;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+pub use health::{HealthLocation, HealthSettings};
 pub use object_store_backend::ObjectStoreLocation;
 
-/// Errors of a location. `NotFound` is the only one callers treat as an answer rather than a
-/// failure of the location.
+/// Errors of a location. `NotFound` and `Invalid` are answers of a working location (the blob
+/// is missing, or is not what was asked for); `Backend` and `Unavailable` are failures of the
+/// location itself, which the health decorator ([`HealthLocation`]) counts.
 #[derive(Debug, thiserror::Error)]
 pub enum LocationError {
     #[error("blob not found: {0}")]
     NotFound(String),
+    /// The location answered, but the request or the blob was wrong: a reversed range, a blob
+    /// shorter than the range asked for.
+    #[error("location {location}: {message}")]
+    Invalid { location: String, message: String },
+    /// The backend failed or did not answer in time.
     #[error("location {location}: {message}")]
     Backend { location: String, message: String },
+    /// The location is marked down after earlier failures; the call was not attempted.
+    #[error("location {location} unavailable: {message}")]
+    Unavailable { location: String, message: String },
+}
+
+impl LocationError {
+    /// True for errors that say something about the location rather than about one blob.
+    pub fn is_location_failure(&self) -> bool {
+        match self {
+            LocationError::NotFound(_) | LocationError::Invalid { .. } => false,
+            LocationError::Backend { .. } | LocationError::Unavailable { .. } => true,
+        }
+    }
 }
 
 pub type LocationResult<T> = Result<T, LocationError>;
@@ -50,6 +74,11 @@ pub struct BlobInfo {
 pub trait Location: Send + Sync + Debug + 'static {
     /// The configured name (`[[locations]].name`).
     fn name(&self) -> &str;
+    /// False while the location is marked down (see [`HealthLocation`]): callers may skip it
+    /// instead of waiting for a fast failure. Plain backends are always available.
+    fn is_available(&self) -> bool {
+        true
+    }
     async fn begin_write(&self, path: &str) -> LocationResult<Box<dyn BlobWriter>>;
     /// Writes a small blob in one request.
     async fn put(&self, path: &str, data: Bytes) -> LocationResult<()>;
@@ -57,7 +86,7 @@ pub trait Location: Send + Sync + Debug + 'static {
     async fn get_range(&self, path: &str, range: Range<u64>) -> LocationResult<Bytes>;
     /// Appends exactly `range.end - range.start` bytes of the blob to `buf` and hands the
     /// buffer back, so a caller can gather several ranges into one allocation it owns. A blob
-    /// shorter than `range.end` is an error (`Backend`), never a short read; a missing blob is
+    /// shorter than `range.end` is an error (`Invalid`), never a short read; a missing blob is
     /// `NotFound`. On an error the buffer is dropped.
     ///
     /// A `Vec` rather than `BytesMut`: on stable Rust the only sound way to read a file into
@@ -82,13 +111,13 @@ pub trait Location: Send + Sync + Debug + 'static {
     }
 }
 
-/// Length of `range` as a buffer size, or a `Backend` error for a reversed or huge range.
+/// Length of `range` as a buffer size, or an `Invalid` error for a reversed or huge range.
 pub(crate) fn range_len(location: &str, range: &Range<u64>) -> LocationResult<usize> {
     range
         .end
         .checked_sub(range.start)
         .and_then(|n| usize::try_from(n).ok())
-        .ok_or_else(|| LocationError::Backend {
+        .ok_or_else(|| LocationError::Invalid {
             location: location.to_string(),
             message: format!("invalid range {range:?}"),
         })
@@ -96,7 +125,7 @@ pub(crate) fn range_len(location: &str, range: &Range<u64>) -> LocationResult<us
 
 /// The error for a blob that ended before the requested range did.
 pub(crate) fn short_read(location: &str, path: &str, want: usize, got: usize) -> LocationError {
-    LocationError::Backend {
+    LocationError::Invalid {
         location: location.to_string(),
         message: format!("{path}: short read ({got} of {want} bytes; blob truncated?)"),
     }
@@ -110,6 +139,11 @@ pub(crate) async fn append_range<L: Location + ?Sized>(
     mut buf: Vec<u8>,
 ) -> LocationResult<Vec<u8>> {
     let want = range_len(location.name(), &range)?;
+    if want == 0 {
+        // Remote stores refuse empty ranges; the blob must still exist.
+        location.head(path).await?;
+        return Ok(buf);
+    }
     let got = location.get_range(path, range).await?;
     if got.len() != want {
         return Err(short_read(location.name(), path, want, got.len()));
