@@ -317,6 +317,13 @@ class Rig:
         assert p.returncode == 0, describe(p)
         problems = self.redundancy_problems()
         assert not problems, "after heal, not at full redundancy:\n" + "\n".join(problems)
+        # the index can be rebuilt from any one location: each holds a manifest copy of every
+        # acknowledged object (also those written while it was down)
+        for name in LOCATIONS:
+            n = len(self.remotes[name].server.manifest_files())
+            assert n >= len(self.acked), (
+                f"after heal, location {name} holds {n} manifest copies for {len(self.acked)} objects"
+            )
         s = self.cli("scrub", "--no-repair")
         assert s.returncode == 0, describe(s)
         self.assert_all_exact("after heal")
@@ -387,6 +394,8 @@ def test_harness_rclone_and_proxy_modes(remotes):
         client(read_timeout=1).head_object(Bucket=srv.bucket, Key="cw/shards/x/1.0")
     assert "timeout" in str(e.value).lower(), e.value
     assert time.monotonic() - t0 < 4
+    px.pass_()
+    client().head_object(Bucket=srv.bucket, Key="cw/shards/x/1.0")
 
     px.error500()
     with pytest.raises(ClientError) as e:
@@ -467,6 +476,8 @@ def test_two_locations_down_put_fails(rig_factory):
     assert g.status in (500, 503) and g.code, f"unreadable GET must be 503/500 with a code: {g.short()}"
     rig.remotes.all_pass()
     rig.assert_invisible("doomed")
+    live = set().union(*(a.blobs for a in rig.acked.values()))
+    rig.row.notes.append(f"blob ids left by the failed PUT (for gc): {len(rig.remotes.blob_ids() - live)}")
     rig.assert_all_exact("after the locations came back")
     rig.heal_and_check()
 
@@ -507,6 +518,7 @@ def test_location_fails_mid_get(rig_factory, how):
     hook = at_bytes(4 * MiB, action)
     g = rig.client.get("big", on_progress=hook)
     rig.row.client_answer = f"GET {g.short()} ({g.elapsed:.1f}s)"
+    rig.row.notes.append(f"proxy a after the GET: {px.stats()}")
     assert hook.fired.is_set()
     assert g.elapsed < CALL_LIMIT
     assert g.status == 200 and g.length == BIG_SIZE and g.md5 == rig.acked["big"].md5, (

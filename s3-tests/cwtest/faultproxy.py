@@ -8,10 +8,10 @@ connections and to connections already in flight (mid-request, mid-response):
 |---------------------|---------------------------------------------------|-------------------------------------------|
 | `pass_()`           | forwarded                                         | keep forwarding                           |
 | `refuse()`          | the listening socket is closed: connection refused | reset (RST) at once                       |
-| `blackhole()`       | accepted, everything read and dropped, no answer  | nothing more is forwarded either way      |
+| `blackhole()`       | accepted, everything read and dropped, no answer  | nothing more is forwarded either way (reset when the mode changes again) |
 | `error500()`        | every request answered with an S3 500 InternalError XML (Connection: close) | reset at once (a server restarting broken) |
 | `slow(s)`           | forwarded; each response held back `s` seconds     | the same from their next response on      |
-| `kill_after(n)`     | forwarded, reset after `n` bytes (both directions) | reset after `n` more bytes               |
+| `kill_after(n)`     | forwarded, reset after `n` bytes (both directions) | reset after `n` more bytes (per connection) |
 
 "Each response" for `slow` means: the first bytes coming back from upstream after the client
 has sent something (a request on a keep-alive connection), so a GET's body is delayed once,
@@ -97,8 +97,10 @@ class _Conn:
     def _spend(self, n: int) -> int:
         """How many of n bytes may pass before a kill_after budget runs out (n if none)."""
         with self.proxy._lock:
-            if self.proxy._mode == "kill_after" and self.epoch != self.proxy._epoch:
-                # the mode was switched after this connection began: take the fresh budget
+            if self.proxy._mode != "kill_after":
+                return n
+            if self.epoch != self.proxy._epoch:
+                # kill_after was set after this connection began: take the fresh budget
                 self.epoch = self.proxy._epoch
                 self.budget = self.proxy._kill_budget
             if self.budget is None:
@@ -242,6 +244,7 @@ class FaultProxy:
 
     def _set(self, mode: str):
         with self._lock:
+            leaving_blackhole = self._mode == "blackhole" and mode != "blackhole"
             self._mode = mode
             self._epoch += 1
             if mode != "kill_after":
@@ -253,7 +256,9 @@ class FaultProxy:
                     self._listener = None
             elif self._listener is None and not self._stop.is_set():
                 self._bind(self.port)
-        if mode in ("refuse", "error500"):
+        # refuse/error500 end what is in flight; leaving blackhole too, since bytes were dropped
+        # from those streams and they can't carry valid HTTP any more
+        if mode in ("refuse", "error500") or leaving_blackhole:
             for c in conns:
                 c.abort()
 
