@@ -17,6 +17,7 @@ from botocore.config import Config
 from cwtest.gateway import ACCESS_KEY, REGION, SECRET_KEY, Gateway, make_workdir, remove_workdir
 from cwtest.sigv4 import Raw, Signer
 from cwtest.util import REPORT_LINES, new_bucket_name
+from cwtest.remote import FAULT_ROWS, Remotes, RemoteGateway
 
 HERE = Path(__file__).resolve().parent
 VHOST_DOMAIN = "s3.example.test"
@@ -73,10 +74,13 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     if rep.failed and rep.when in ("setup", "call"):
-        for name in ("fresh_server", "server", "vhost_server"):
+        for name in ("fresh_server", "server", "vhost_server", "remote_gateway"):
             gw = getattr(item, "funcargs", {}).get(name)
             if gw is not None:
                 rep.sections.append((f"gateway log ({name}, tail)", gw.log_tail(40)))
+        remotes = getattr(item, "funcargs", {}).get("remotes")
+        if remotes is not None:
+            rep.sections.append(("remote locations (rclone logs, proxy stats)", remotes.logs()))
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -84,6 +88,24 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("chunkworks measurements")
         for line in REPORT_LINES:
             terminalreporter.write_line(line)
+    if FAULT_ROWS:
+        terminalreporter.section("chunkworks fault matrix")
+        for line in format_fault_rows(FAULT_ROWS):
+            terminalreporter.write_line(line)
+
+
+def format_fault_rows(rows) -> list[str]:
+    """The fault matrix as a Markdown table (for the closing note)."""
+    head = ["fault", "client answer", "bytes lost", "objects byte-exact", "redundancy restored"]
+    body = [[r.fault, r.client_answer, r.bytes_lost, r.byte_exact, r.redundancy] for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    fmt = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    out = [fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [fmt(b) for b in body]
+    for r in rows:
+        for note in r.notes:
+            out.append(f"  {r.fault}: {note}")
+    return out
 
 
 def boto_client(gw: Gateway, *, retries: int = 0, addressing: str = "path", **cfg):
@@ -227,3 +249,44 @@ class Cli:
 @pytest.fixture
 def cli(server, tmp_path):
     return Cli(server, tmp_path)
+
+
+# --- remote locations behind fault-injecting proxies (test_faults.py) -----------------------
+
+# Small health timeouts so every fault resolves in seconds; background jobs effectively off so
+# the tests decide when heal/scrub/gc run (they call the subcommands).
+FAULT_HEALTH = {"request_timeout_secs": 3, "hedge_delay_ms": 300, "retry_after_secs": 1}
+FAULT_JOBS = {
+    "gc_grace_secs": 3600,
+    "multipart_expiry_secs": 86400,
+    "scrub_interval_secs": 86400,
+    "gc_interval_secs": 86400,
+}
+
+
+@pytest.fixture
+def remotes():
+    """Three `rclone serve s3` servers (buckets loc-a/b/c) each behind a FaultProxy."""
+    workdir = make_workdir("cw-remotes-")
+    r = Remotes(workdir)
+    try:
+        r.start()
+        yield r
+    finally:
+        r.stop()
+        remove_workdir(workdir)
+
+
+@pytest.fixture
+def remote_gateway(remotes):
+    """A gateway whose locations a/b/c are the proxies of `remotes` (not yet started)."""
+    workdir = make_workdir("cw-faults-")
+    gw = RemoteGateway(
+        gateway_binary(),
+        workdir,
+        config=remotes.config_toml(health=FAULT_HEALTH, jobs=FAULT_JOBS),
+        extra_env=remotes.env(),
+    )
+    yield gw
+    gw.stop()
+    remove_workdir(workdir)
