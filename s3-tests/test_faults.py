@@ -410,7 +410,7 @@ def test_harness_rclone_and_proxy_modes(remotes):
     px.slow(1.0)
     t0 = time.monotonic()
     client().head_object(Bucket=srv.bucket, Key="cw/shards/x/1.0")
-    assert 1.0 <= time.monotonic() - t0 < 3
+    assert 1.0 <= time.monotonic() - t0 < 8  # one delayed answer (a retried connection may add one more)
 
     px.kill_after(100_000)
     with pytest.raises(Exception):

@@ -187,6 +187,17 @@ impl Health {
         self.admit()?;
         self.bounded(what, call).await
     }
+
+    /// Reads are always attempted (bounded by the timeout) even while the location is down:
+    /// the engine hedges around a slow location anyway, and refusing fast would make an
+    /// object unreadable in the seconds after a location comes back. A success marks it up.
+    async fn read<T>(
+        &self,
+        what: &str,
+        call: impl Future<Output = LocationResult<T>>,
+    ) -> LocationResult<T> {
+        self.bounded(what, call).await
+    }
 }
 
 /// A [`Location`] decorator with timeouts and up/down state (see the module docs).
@@ -270,12 +281,12 @@ impl Location for HealthLocation {
     }
 
     async fn get(&self, path: &str) -> LocationResult<Bytes> {
-        self.health.call("get", self.inner.get(path)).await
+        self.health.read("get", self.inner.get(path)).await
     }
 
     async fn get_range(&self, path: &str, range: Range<u64>) -> LocationResult<Bytes> {
         self.health
-            .call("get range", self.inner.get_range(path, range))
+            .read("get range", self.inner.get_range(path, range))
             .await
     }
 
@@ -286,12 +297,12 @@ impl Location for HealthLocation {
         buf: Vec<u8>,
     ) -> LocationResult<Vec<u8>> {
         self.health
-            .call("read range", self.inner.read_range_into(path, range, buf))
+            .read("read range", self.inner.read_range_into(path, range, buf))
             .await
     }
 
     async fn head(&self, path: &str) -> LocationResult<u64> {
-        self.health.call("head", self.inner.head(path)).await
+        self.health.read("head", self.inner.head(path)).await
     }
 
     async fn delete(&self, path: &str) -> LocationResult<()> {
@@ -397,9 +408,9 @@ mod tests {
             "{err}"
         );
         assert!(!location.is_available());
-        // Fails fast while down.
+        // Writes fail fast while down (reads are still attempted, see `Health::read`).
         let start = Instant::now();
-        let err = location.get("x").await.unwrap_err();
+        let err = location.put("x", Bytes::new()).await.unwrap_err();
         assert!(matches!(err, LocationError::Unavailable { .. }), "{err}");
         assert!(start.elapsed() < MS * 20);
         // After the backoff one probe goes through; it fails again: the wait doubles.
@@ -438,12 +449,12 @@ mod tests {
         switch.set("hang");
         let probe = tokio::spawn({
             let location = Arc::clone(&location);
-            async move { location.head("x").await }
+            async move { location.delete("x").await }
         });
         tokio::task::yield_now().await;
-        // While the probe hangs, other calls fail fast.
+        // While the probe hangs, other writes fail fast.
         assert!(matches!(
-            location.head("y").await.unwrap_err(),
+            location.put("y", Bytes::new()).await.unwrap_err(),
             LocationError::Unavailable { .. }
         ));
         let err = probe.await.unwrap().unwrap_err();
