@@ -1,6 +1,8 @@
 //! Fault injection on the engine with real local locations: a location gone, every shard file
 //! at one location corrupted or truncated, too many shards lost (an error, never wrong bytes).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use chunkworks::engine::crypto::MasterKey;
 use chunkworks::engine::{Engine, Policy};
 use chunkworks::location::{Location, ObjectStoreLocation};
 use chunkworks::meta::ObjectRecord;
-use futures::TryStreamExt;
+use common::objects::{content, read_object, write_object};
 
 const CHUNK: u32 = 64 * 1024;
 
@@ -125,50 +127,8 @@ impl Location for FailingWrites {
     }
 }
 
-fn content(len: usize, seed: u8) -> Vec<u8> {
-    let mut x = seed as u32 | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
 async fn put(f: &Fixture, data: &[u8]) -> ObjectRecord {
-    let version = f.engine.new_version();
-    let pieces: Vec<Result<Bytes, std::io::Error>> = data
-        .chunks(10_000)
-        .map(|c| Ok(Bytes::copy_from_slice(c)))
-        .collect();
-    let written = f
-        .engine
-        .write_part(
-            &version.dek,
-            1,
-            futures::stream::iter(pieces),
-            Some(data.len() as u64),
-            u64::MAX,
-        )
-        .await
-        .unwrap();
-    ObjectRecord {
-        bucket: "b".into(),
-        key: "k".into(),
-        version_id: version.version_id,
-        size: written.part.size,
-        etag: hex::encode(written.md5),
-        last_modified_ms: 0,
-        headers: vec![],
-        user_meta: vec![],
-        checksum: None,
-        wrapped_dek: version.wrapped_dek,
-        key_id: version.key_id,
-        parts: vec![written.part],
-        multipart_count: 0,
-    }
+    write_object(&f.engine, data).await.1
 }
 
 async fn get(
@@ -176,9 +136,7 @@ async fn get(
     r: &ObjectRecord,
     range: std::ops::Range<u64>,
 ) -> Result<Vec<u8>, String> {
-    let stream = f.engine.read_object(r, range).map_err(|e| e.to_string())?;
-    let pieces: Vec<Bytes> = stream.try_collect().await.map_err(|e| e.to_string())?;
-    Ok(pieces.concat())
+    read_object(&f.engine, r, range).await
 }
 
 fn shard_files(dir: &Path) -> Vec<PathBuf> {

@@ -1,18 +1,19 @@
 //! Operator jobs against a real data dir (local locations in a tempdir, real SQLite): scrub,
 //! heal, gc, recover-index, resumable progress, and the CLI's exit code and summary.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use chunkworks::app::App;
 use chunkworks::engine::repair::ShardState;
 use chunkworks::jobs::gc::GcOptions;
 use chunkworks::jobs::scrub::{ScrubJob, ScrubOptions};
 use chunkworks::jobs::{self, JobEnv};
 use chunkworks::meta::{Bucket, ListQuery, MultipartUpload, ObjectRecord, UploadedPart};
-use futures::TryStreamExt;
+use common::objects::content;
 use tokio_util::sync::CancellationToken;
 
 const CHUNK: usize = 64 * 1024;
@@ -86,38 +87,7 @@ impl Fixture {
     }
     /// Shard files written but not committed (an interrupted PUT).
     async fn write_blob(&self, data: &[u8]) -> (chunkworks::engine::NewVersion, ObjectRecord) {
-        let engine = &self.app().engine;
-        let version = engine.new_version();
-        let pieces: Vec<Result<Bytes, std::io::Error>> = data
-            .chunks(10_000)
-            .map(|c| Ok(Bytes::copy_from_slice(c)))
-            .collect();
-        let written = engine
-            .write_part(
-                &version.dek,
-                1,
-                futures::stream::iter(pieces),
-                Some(data.len() as u64),
-                u64::MAX,
-            )
-            .await
-            .unwrap();
-        let record = ObjectRecord {
-            bucket: String::new(),
-            key: String::new(),
-            version_id: version.version_id.clone(),
-            size: written.part.size,
-            etag: hex::encode(written.md5),
-            last_modified_ms: jobs::now_ms(),
-            headers: vec![],
-            user_meta: vec![],
-            checksum: None,
-            wrapped_dek: version.wrapped_dek.clone(),
-            key_id: version.key_id.clone(),
-            parts: vec![written.part],
-            multipart_count: 0,
-        };
-        (version, record)
+        common::objects::write_object(&self.app().engine, data).await
     }
     /// A PUT as the S3 layer commits it: shards, manifest copies, one transaction, tombstone
     /// of the replaced version. The replaced version's shards stay in the orphan queue.
@@ -143,13 +113,9 @@ impl Fixture {
         }
     }
     async fn get(&self, record: &ObjectRecord) -> Vec<u8> {
-        let stream = self
-            .app()
-            .engine
-            .read_object(record, 0..record.size)
-            .unwrap();
-        let pieces: Vec<Bytes> = stream.try_collect().await.unwrap();
-        pieces.concat()
+        common::objects::read_object(&self.app().engine, record, 0..record.size)
+            .await
+            .unwrap()
     }
     fn shard_file(&self, record: &ObjectRecord, shard: u8) -> PathBuf {
         let part = &record.parts[0];
@@ -186,18 +152,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
-}
-
-fn content(len: usize, seed: u8) -> Vec<u8> {
-    let mut x = seed as u32 | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 fn age(path: &Path, by: Duration) {

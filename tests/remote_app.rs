@@ -12,7 +12,6 @@ use chunkworks::app::App;
 use chunkworks::engine::Engine;
 use chunkworks::meta::ObjectRecord;
 use common::rclone::{ACCESS_KEY, BUCKET, S3Server, SECRET_KEY, free_port, rclone_or_skip};
-use futures::TryStreamExt;
 
 fn config(ports: &[u16]) -> String {
     let mut text = String::from(
@@ -31,44 +30,11 @@ fn config(ports: &[u16]) -> String {
 }
 
 async fn put(engine: &Engine, data: &[u8]) -> ObjectRecord {
-    let version = engine.new_version();
-    let pieces: Vec<Result<Bytes, std::io::Error>> = data
-        .chunks(50_000)
-        .map(|c| Ok(Bytes::copy_from_slice(c)))
-        .collect();
-    let written = engine
-        .write_part(
-            &version.dek,
-            1,
-            futures::stream::iter(pieces),
-            Some(data.len() as u64),
-            u64::MAX,
-        )
-        .await
-        .unwrap();
-    ObjectRecord {
-        bucket: "b".into(),
-        key: "k".into(),
-        version_id: version.version_id,
-        size: written.part.size,
-        etag: hex::encode(written.md5),
-        last_modified_ms: 0,
-        headers: vec![],
-        user_meta: vec![],
-        checksum: None,
-        wrapped_dek: version.wrapped_dek,
-        key_id: version.key_id,
-        parts: vec![written.part],
-        multipart_count: 0,
-    }
+    common::objects::write_object(engine, data).await.1
 }
 
 async fn get(engine: &Arc<Engine>, record: &ObjectRecord) -> Result<Vec<u8>, String> {
-    let stream = engine
-        .read_object(record, 0..record.size)
-        .map_err(|e| e.to_string())?;
-    let pieces: Vec<Bytes> = stream.try_collect().await.map_err(|e| e.to_string())?;
-    Ok(pieces.concat())
+    common::objects::read_object(engine, record, 0..record.size).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
