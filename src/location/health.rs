@@ -24,6 +24,9 @@ use tokio::time::Instant;
 
 use super::{BlobInfo, BlobWriter, Location, LocationError, LocationResult};
 
+/// Stall bound of a streamed write piece, in request timeouts.
+const STREAM_STALL_FACTOR: u32 = 4;
+
 /// Timeouts and backoff of one location (from the config's `[health]` table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HealthSettings {
@@ -167,7 +170,33 @@ impl Health {
         what: &str,
         call: impl Future<Output = LocationResult<T>>,
     ) -> LocationResult<T> {
-        let timeout = self.settings.request_timeout;
+        self.bounded_by(self.settings.request_timeout, what, call)
+            .await
+    }
+
+    /// Pieces of a streamed write may wait for earlier parts to drain (back-pressure from a
+    /// busy but healthy location): they get a stall bound of several request timeouts, so only
+    /// a location that stops making progress is marked down.
+    async fn streamed<T>(
+        &self,
+        what: &str,
+        call: impl Future<Output = LocationResult<T>>,
+    ) -> LocationResult<T> {
+        self.admit()?;
+        self.bounded_by(
+            self.settings.request_timeout * STREAM_STALL_FACTOR,
+            what,
+            call,
+        )
+        .await
+    }
+
+    async fn bounded_by<T>(
+        &self,
+        timeout: Duration,
+        what: &str,
+        call: impl Future<Output = LocationResult<T>>,
+    ) -> LocationResult<T> {
         let result = match tokio::time::timeout(timeout, call).await {
             Ok(result) => result,
             Err(_) => Err(LocationError::Backend {
@@ -236,11 +265,11 @@ struct HealthWriter {
 impl BlobWriter for HealthWriter {
     async fn write(&mut self, data: Bytes) -> LocationResult<()> {
         let health = Arc::clone(&self.health);
-        health.call("write", self.inner.write(data)).await
+        health.streamed("write", self.inner.write(data)).await
     }
     async fn finish(self: Box<Self>) -> LocationResult<()> {
         let HealthWriter { inner, health } = *self;
-        health.call("finish", inner.finish()).await
+        health.streamed("finish", inner.finish()).await
     }
     async fn abort(self: Box<Self>) -> LocationResult<()> {
         // Always attempted (cleanup), but bounded like every other call.
