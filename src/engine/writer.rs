@@ -20,7 +20,8 @@ use tokio::sync::mpsc;
 
 use super::codec::Codec;
 use super::crypto::{ChunkAddress, DataKey, TAG_LEN};
-use super::shard_file::{self, ShardHeader};
+use super::repair::ShardFileWriter;
+use super::shard_file::{self, CHECKSUM_LEN, ShardHeader};
 use super::{Engine, EngineError, EngineResult, placement, shard_path};
 use crate::location::Location;
 use crate::meta::{ShardRef, StoredPart};
@@ -29,7 +30,7 @@ use crate::meta::{ShardRef, StoredPart};
 const SEAL_QUEUE: usize = 2;
 /// Chunks queued between the chunker and the MD5 thread.
 const MD5_QUEUE: usize = 2;
-/// Blocks queued per shard writer.
+/// Blocks (with their checksums) queued per shard writer.
 const SHARD_QUEUE: usize = 2;
 
 /// Work for the seal thread.
@@ -45,7 +46,10 @@ enum SealMsg {
 
 /// Work for one shard writer.
 enum ShardMsg {
-    Block(Bytes),
+    Block {
+        block: Bytes,
+        checksum: [u8; CHECKSUM_LEN],
+    },
     /// Commit the file. A channel closed without `Finish` aborts it.
     Finish,
 }
@@ -275,11 +279,10 @@ fn seal_chunks(
             }
             header.shard_index = i as u8;
             let sum = shard_file::block_checksum(&block_key, &header, index, &block);
-            let sent = shard_txs[i]
-                .blocking_send(ShardMsg::Block(block))
-                .and_then(|()| {
-                    shard_txs[i].blocking_send(ShardMsg::Block(Bytes::copy_from_slice(&sum)))
-                });
+            let sent = shard_txs[i].blocking_send(ShardMsg::Block {
+                block,
+                checksum: sum,
+            });
             if sent.is_err() {
                 alive[i] = false;
                 let left = alive.iter().filter(|a| **a).count();
@@ -300,26 +303,21 @@ async fn write_shard_file(
     header: ShardHeader,
     mut rx: mpsc::Receiver<ShardMsg>,
 ) -> Result<(), String> {
-    let mut writer = location
-        .begin_write(&path)
+    let mut file = ShardFileWriter::begin(location.as_ref(), &path, &header)
         .await
         .map_err(|e| e.to_string())?;
-    if let Err(e) = writer.write(Bytes::copy_from_slice(&header.encode())).await {
-        let _ = writer.abort().await;
-        return Err(e.to_string());
-    }
     while let Some(msg) = rx.recv().await {
         match msg {
-            ShardMsg::Block(block) => {
-                if let Err(e) = writer.write(block).await {
-                    let _ = writer.abort().await;
+            ShardMsg::Block { block, checksum } => {
+                if let Err(e) = file.write_block(block, checksum).await {
+                    let _ = file.abort().await;
                     return Err(e.to_string());
                 }
             }
-            ShardMsg::Finish => return writer.finish().await.map_err(|e| e.to_string()),
+            ShardMsg::Finish => return file.finish().await.map_err(|e| e.to_string()),
         }
     }
-    let _ = writer.abort().await;
+    let _ = file.abort().await;
     Err("write cancelled".into())
 }
 
