@@ -25,6 +25,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+
+def terminate(proc):
+    """SIGTERM a child process (graceful shutdown), SIGKILL it if it lingers."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
 class Gateway:
     """One gateway process with its own fresh data directory."""
 
@@ -117,13 +128,7 @@ class Gateway:
         return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        terminate(self.proc)
         if getattr(self, "_log_file", None):
             self._log_file.close()
             self._log_file = None

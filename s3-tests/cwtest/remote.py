@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .faultproxy import FaultProxy
-from .gateway import ACCESS_KEY, SECRET_KEY, Gateway, free_port
+from .gateway import ACCESS_KEY, SECRET_KEY, Gateway, free_port, terminate
 
 LOCATIONS = ("a", "b", "c")
 PREFIX = "cw"
@@ -107,13 +107,7 @@ class RcloneS3:
         return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        terminate(self.proc)
         if getattr(self, "_log", None):
             self._log.close()
             self._log = None

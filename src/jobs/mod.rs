@@ -273,15 +273,9 @@ pub fn spawn_background(env: JobEnv, stop: CancellationToken) -> Vec<tokio::task
                     stop: stop.clone(),
                 };
                 match scrub::run(&env, &options).await {
-                    Ok(summary) => tracing::info!(
-                        objects = summary.objects,
-                        shards = summary.shards_checked,
-                        missing = summary.missing,
-                        corrupt = summary.corrupt,
-                        repaired = summary.repaired,
-                        at_risk = summary.objects_at_risk,
-                        "background scrub finished"
-                    ),
+                    Ok(summary) => {
+                        tracing::info!(summary = %summary.text(), "background scrub finished")
+                    }
                     Err(e) => tracing::error!(error = %e, "background scrub failed"),
                 }
                 if stop.is_cancelled() {
