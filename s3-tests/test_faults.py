@@ -588,6 +588,7 @@ def test_shard_file_damaged(rig_factory, how):
             damaged[p] = p.read_bytes()
         else:
             p.unlink()
+    rig.remotes.settle()
     s = rig.cli("scrub", "--no-repair")
     rig.row.notes.append(f"scrub --no-repair with damage: exit {s.returncode}")
     g = rig.client.get("big")

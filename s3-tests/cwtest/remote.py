@@ -28,6 +28,10 @@ PREFIX = "cw"
 K, M = 4, 2
 SHARDS_PER_LOCATION = 2
 SHARD_NAME = re.compile(r"(\d+)\.(\d+)")
+# rclone's directory cache. With 0 s, rclone re-reads and drops directory caches on every
+# write syscall of a streamed upload and spins the CPU for minutes; with 1 s, a test that
+# changes files behind rclone's back waits `settle()` before asking for them.
+RCLONE_DIR_CACHE_SECS = 1.0
 
 
 def rclone_binary() -> str:
@@ -91,14 +95,13 @@ class RcloneS3:
             f"{self.host}:{self.port}",
             "--auth-key",
             f"{self.access_key},{self.secret_key}",
-            # see changes made behind rclone's back (corrupted or deleted shard files) at once
             "--dir-cache-time",
-            "0s",
+            f"{RCLONE_DIR_CACHE_SECS}s",
             "--vfs-cache-mode",
             "off",
             "--no-cleanup",
             "--log-level",
-            "NOTICE",
+            os.environ.get("CW_RCLONE_LOG_LEVEL", "NOTICE"),
             str(self.root),
         ]
         self._log = open(self.log_path, "ab")
@@ -200,6 +203,11 @@ class Remotes:
             lines += [f"{k} = {v}" for k, v in jobs.items()]
             lines.append("")
         return "\n".join(lines)
+
+    def settle(self):
+        """Waits until every server sees files changed behind its back (its directory cache
+        has expired)."""
+        time.sleep(RCLONE_DIR_CACHE_SECS + 0.5)
 
     # --- shard files as the servers hold them -----------------------------------------------
 

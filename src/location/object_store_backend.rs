@@ -200,10 +200,12 @@ impl BlobWriter for StreamWriter {
     }
     async fn abort(self: Box<Self>) -> LocationResult<()> {
         let location = self.location;
-        self.upload
-            .abort()
-            .await
-            .map_err(|e| backend_error(&location, e))
+        match self.upload.abort().await {
+            // Some servers (rclone) answer the abort of an upload they already dropped with
+            // 404: the upload is gone, which is what abort asked for.
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(backend_error(&location, e)),
+        }
     }
 }
 
