@@ -17,7 +17,7 @@ from botocore.config import Config
 from cwtest.gateway import ACCESS_KEY, REGION, SECRET_KEY, Gateway, make_workdir, remove_workdir
 from cwtest.sigv4 import Raw, Signer
 from cwtest.util import REPORT_LINES, new_bucket_name
-from cwtest.remote import FAULT_ROWS, Remotes, RemoteGateway
+from cwtest.remote import FAULT_ROWS, Remotes
 
 HERE = Path(__file__).resolve().parent
 VHOST_DOMAIN = "s3.example.test"
@@ -281,7 +281,7 @@ def remotes():
 def remote_gateway(remotes):
     """A gateway whose locations a/b/c are the proxies of `remotes` (not yet started)."""
     workdir = make_workdir("cw-faults-")
-    gw = RemoteGateway(
+    gw = Gateway(
         gateway_binary(),
         workdir,
         config=remotes.config_toml(health=FAULT_HEALTH, jobs=FAULT_JOBS),

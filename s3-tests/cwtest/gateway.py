@@ -39,8 +39,18 @@ def terminate(proc):
 class Gateway:
     """One gateway process with its own fresh data directory."""
 
-    def __init__(self, binary: str, workdir: Path, config: str | None = None, name="gw"):
+    def __init__(
+        self,
+        binary: str,
+        workdir: Path,
+        config: str | None = None,
+        name="gw",
+        extra_env: dict[str, str] | None = None,
+    ):
+        """`extra_env`: more environment for the gateway and its subcommands (location
+        secrets named in `[locations.options_from_env]`)."""
         self.binary = binary
+        self.extra_env = dict(extra_env or {})
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / "data"
         self.tmp_dir = self.workdir / "tmp"  # the gateway's TMPDIR
@@ -90,9 +100,8 @@ class Gateway:
             f"{self.host}:{self.port}",
         ]
         if self.config_text is not None:
-            cfg = self.workdir / "config.toml"
-            cfg.write_text(self.config_text)
-            args += ["--config", str(cfg)]
+            self.config_path.write_text(self.config_text)
+            args += ["--config", str(self.config_path)]
         env = dict(os.environ)
         env.update(
             CHUNKWORKS_ACCESS_KEY=ACCESS_KEY,
@@ -102,6 +111,7 @@ class Gateway:
             NO_COLOR="1",
         )
         env.setdefault("CHUNKWORKS_LOG", "info")
+        env.update(self.extra_env)
         self._log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             args, stdout=self._log_file, stderr=subprocess.STDOUT, env=env, cwd=self.workdir
@@ -132,6 +142,41 @@ class Gateway:
         if getattr(self, "_log_file", None):
             self._log_file.close()
             self._log_file = None
+
+    def kill9(self):
+        """SIGKILL, no chance to clean up."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        if getattr(self, "_log_file", None):
+            self._log_file.close()
+            self._log_file = None
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "config.toml"
+
+    def cli(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
+        """`chunkworks <args> --data-dir DIR [--config FILE]` with the gateway's environment
+        (works while the gateway runs and while it is stopped)."""
+        env = dict(os.environ)
+        env.update(
+            CHUNKWORKS_ACCESS_KEY=ACCESS_KEY,
+            CHUNKWORKS_SECRET_KEY=SECRET_KEY,
+            TMPDIR=str(self.tmp_dir),
+            NO_COLOR="1",
+            RUST_BACKTRACE="1",
+        )
+        env.setdefault("CHUNKWORKS_LOG", "info")
+        env.update(self.extra_env)
+        cmd = [self.binary, *args, "--data-dir", str(self.data_dir)]
+        if self.config_text is not None:
+            if not self.config_path.exists():
+                self.config_path.write_text(self.config_text)
+            cmd += ["--config", str(self.config_path)]
+        p = subprocess.run(cmd, env=env, capture_output=True, timeout=timeout, cwd=self.workdir)
+        p.cmdline = " ".join(cmd)  # type: ignore[attr-defined]
+        return p
 
     @property
     def pid(self) -> int:

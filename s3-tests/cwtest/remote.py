@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .faultproxy import FaultProxy
-from .gateway import ACCESS_KEY, SECRET_KEY, Gateway, free_port, terminate
+from .gateway import free_port, terminate
 
 LOCATIONS = ("a", "b", "c")
 PREFIX = "cw"
@@ -256,58 +255,6 @@ class Remotes:
             f"--- rclone {n} (:{l.server.port}), proxy {l.proxy!r} {l.proxy.stats()} ---\n{l.server.log_tail(8)}"
             for n, l in self.locs.items()
         )
-
-
-class RemoteGateway(Gateway):
-    """A Gateway whose process (and CLI subcommands) get extra environment (location secrets)."""
-
-    def __init__(self, *args, extra_env: dict[str, str] | None = None, **kw):
-        super().__init__(*args, **kw)
-        self.extra_env = dict(extra_env or {})
-
-    def start(self, timeout: float = 30.0):
-        saved = {k: os.environ.get(k) for k in self.extra_env}
-        os.environ.update(self.extra_env)
-        try:
-            return super().start(timeout)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-
-    def kill9(self):
-        """SIGKILL, no chance to clean up."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        if getattr(self, "_log_file", None):
-            self._log_file.close()
-            self._log_file = None
-
-    @property
-    def config_path(self) -> Path:
-        return self.workdir / "config.toml"
-
-    def cli(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
-        """`chunkworks <args> --data-dir DIR --config FILE` with the gateway's environment."""
-        if self.config_text is not None and not self.config_path.exists():
-            self.config_path.write_text(self.config_text)
-        env = dict(os.environ)
-        env.update(
-            CHUNKWORKS_ACCESS_KEY=ACCESS_KEY,
-            CHUNKWORKS_SECRET_KEY=SECRET_KEY,
-            TMPDIR=str(self.tmp_dir),
-            NO_COLOR="1",
-            RUST_BACKTRACE="1",
-        )
-        env.setdefault("CHUNKWORKS_LOG", "info")
-        env.update(self.extra_env)
-        cmd = [self.binary, *args, "--data-dir", str(self.data_dir), "--config", str(self.config_path)]
-        p = subprocess.run(cmd, env=env, capture_output=True, timeout=timeout, cwd=self.workdir)
-        p.cmdline = " ".join(cmd)  # type: ignore[attr-defined]
-        return p
 
 
 def describe(p: subprocess.CompletedProcess) -> str:

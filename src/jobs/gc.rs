@@ -3,7 +3,8 @@
 //! 2. process the orphan queue (delete the queued blobs' shard files, then drop the entries);
 //! 3. delete blob directories (`shards/<blob-id>/`) at every location that no object part and
 //!    no multipart-upload part references and whose files are all older than the grace period
-//!    (shards of failed or interrupted writes);
+//!    (shards of failed or interrupted writes), and, on local disks, staging files of writes
+//!    that never finished (the gateway was killed mid-write) older than the grace period;
 //! 4. delete manifest copies (`manifests/<version-id>`) that are tombstones older than the
 //!    grace period (only when the orphan queue is empty, so a tombstone outlives its shards),
 //!    or that belong to no live object version and are older than the grace period.
@@ -62,6 +63,8 @@ pub struct GcSummary {
     pub unreferenced_blobs_deleted: u64,
     pub unreferenced_blobs_kept_young: u64,
     pub shard_files_deleted: u64,
+    /// Staging files of writes that never finished (a local disk's `<name>#<n>`).
+    pub interrupted_write_files_deleted: u64,
     pub manifest_copies_scanned: u64,
     pub manifest_copies_deleted: u64,
     pub tombstones_deleted: u64,
@@ -83,6 +86,7 @@ impl GcSummary {
         let mut s = format!(
             "gc: uploads aborted {}, orphan queue entries processed {} (blobs deleted {}, left {})\n  \
              referenced blobs {}, blob dirs scanned {}, unreferenced deleted {} ({} shard files), kept (younger than grace) {}\n  \
+             files of interrupted writes deleted {}\n  \
              manifest copies scanned {}, deleted {} (tombstones {}), kept (younger than grace) {}\n  errors {}",
             self.uploads_aborted,
             self.orphan_entries_processed,
@@ -93,6 +97,7 @@ impl GcSummary {
             self.unreferenced_blobs_deleted,
             self.shard_files_deleted,
             self.unreferenced_blobs_kept_young,
+            self.interrupted_write_files_deleted,
             self.manifest_copies_scanned,
             self.manifest_copies_deleted,
             self.tombstones_deleted,
@@ -231,6 +236,7 @@ pub async fn run(env: &JobEnv, options: &GcOptions) -> JobResult<GcSummary> {
             s.interrupted = true;
             return finish(env, s);
         }
+        sweep_interrupted_writes(location.as_ref(), SHARDS_PREFIX, grace_cutoff, &mut s).await;
         let listed = match location.list(SHARDS_PREFIX).await {
             Ok(l) => l,
             Err(e) => {
@@ -290,6 +296,7 @@ pub async fn run(env: &JobEnv, options: &GcOptions) -> JobResult<GcSummary> {
             s.interrupted = true;
             return finish(env, s);
         }
+        sweep_interrupted_writes(location.as_ref(), MANIFESTS_PREFIX, grace_cutoff, &mut s).await;
         let listed = match location.list(MANIFESTS_PREFIX).await {
             Ok(l) => l,
             Err(e) => {
@@ -349,6 +356,30 @@ pub async fn run(env: &JobEnv, options: &GcOptions) -> JobResult<GcSummary> {
         }
     }
     finish(env, s)
+}
+
+async fn sweep_interrupted_writes(
+    location: &dyn crate::location::Location,
+    prefix: &str,
+    cutoff_ms: i64,
+    s: &mut GcSummary,
+) {
+    match location.sweep_interrupted_writes(prefix, cutoff_ms).await {
+        Ok(0) => {}
+        Ok(n) => {
+            s.interrupted_write_files_deleted += n;
+            tracing::info!(
+                location = location.name(),
+                prefix,
+                files = n,
+                "files of interrupted writes deleted"
+            );
+        }
+        Err(e) => s.error(format!(
+            "sweeping interrupted writes under {prefix} at {}: {e}",
+            location.name()
+        )),
+    }
 }
 
 fn finish(env: &JobEnv, mut s: GcSummary) -> JobResult<GcSummary> {

@@ -341,6 +341,12 @@ impl Location for HealthLocation {
     async fn list(&self, prefix: &str) -> LocationResult<Vec<BlobInfo>> {
         self.health.call("list", self.inner.list(prefix)).await
     }
+
+    /// Not under the request timeout: it walks a whole local directory tree, which takes as
+    /// long as the tree is big, and is a maintenance task, not a request.
+    async fn sweep_interrupted_writes(&self, prefix: &str, cutoff_ms: i64) -> LocationResult<u64> {
+        self.inner.sweep_interrupted_writes(prefix, cutoff_ms).await
+    }
 }
 
 #[cfg(test)]

@@ -109,6 +109,16 @@ pub trait Location: Send + Sync + Debug + 'static {
     fn is_local(&self) -> bool {
         false
     }
+    /// Removes what interrupted writes left under `prefix` and [`list`](Self::list) cannot
+    /// see: a local disk's staging files (`<name>#<n>`) of writes that never finished (the
+    /// gateway was killed) and directories left empty, when last modified before `cutoff_ms`
+    /// (Unix ms). Returns the number of files removed. Remote stores keep an unfinished
+    /// multipart upload out of sight until their own lifecycle rule
+    /// (AbortIncompleteMultipartUpload) removes it, so for them this does nothing.
+    async fn sweep_interrupted_writes(&self, prefix: &str, cutoff_ms: i64) -> LocationResult<u64> {
+        let _ = (prefix, cutoff_ms);
+        Ok(0)
+    }
 }
 
 /// Length of `range` as a buffer size, or an `Invalid` error for a reversed or huge range.

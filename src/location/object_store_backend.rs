@@ -325,6 +325,78 @@ impl Location for ObjectStoreLocation {
             })
             .collect())
     }
+
+    async fn sweep_interrupted_writes(&self, prefix: &str, cutoff_ms: i64) -> LocationResult<u64> {
+        let Some(fs) = &self.local else {
+            return Ok(0);
+        };
+        let dir = fs
+            .path_to_filesystem(&self.path(prefix.trim_end_matches('/')))
+            .map_err(|e| self.map(prefix, e))?;
+        let name = self.name.clone();
+        let cutoff =
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(cutoff_ms.max(0) as u64);
+        tokio::task::spawn_blocking(move || sweep_staging(&dir, cutoff))
+            .await
+            .map_err(|e| backend_error(&name, e))?
+            .map_err(|e| backend_error(&name, e))
+    }
+}
+
+/// True for object_store's staging file names of local writes: `<name>#<digits>`.
+fn is_staging_file_name(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .and_then(|n| n.rsplit_once('#'))
+        .is_some_and(|(_, suffix)| !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Removes staging files modified before `cutoff` under `dir`, then directories below `dir`
+/// that are empty and were modified before `cutoff` (a writer that is creating a file there
+/// right now has touched the directory). Returns the number of files removed. A missing `dir`
+/// is an empty one.
+fn sweep_staging(dir: &std::path::Path, cutoff: std::time::SystemTime) -> std::io::Result<u64> {
+    fn walk(
+        dir: &std::path::Path,
+        cutoff: std::time::SystemTime,
+        removed: &mut u64,
+    ) -> std::io::Result<()> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let path = entry.path();
+            let meta = match entry.metadata() {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let old = meta.modified().is_ok_and(|t| t < cutoff);
+            if meta.is_dir() {
+                walk(&path, cutoff, removed)?;
+                // Fails (and is left alone) when not empty; re-read the time, the walk may
+                // have just emptied it.
+                let still_old = std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t < cutoff);
+                if old && still_old {
+                    let _ = std::fs::remove_dir(&path);
+                }
+            } else if old && is_staging_file_name(&entry.file_name()) {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => *removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+    let mut removed = 0;
+    walk(dir, cutoff, &mut removed)?;
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -337,6 +409,91 @@ mod tests {
         let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
         location.put("d/blob", Bytes::from(data)).await.unwrap();
         (dir, location)
+    }
+
+    fn age(path: &std::path::Path, secs: u64) {
+        let when = std::time::SystemTime::now() - std::time::Duration::from_secs(secs);
+        if path.is_dir() {
+            // a directory's time can only be set through a handle opened on it
+            std::fs::File::open(path)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        } else {
+            std::fs::File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn sweep_removes_only_old_staging_files_and_empty_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = ObjectStoreLocation::local("t", dir.path(), false).unwrap();
+        location
+            .put("shards/b1/1.0", Bytes::from_static(b"done"))
+            .await
+            .unwrap();
+        let shards = dir.path().join("shards");
+        let write = |rel: &str| {
+            let p = shards.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, b"partial").unwrap();
+            p
+        };
+        let old_staging = write("b1/1.1#1");
+        let young_staging = write("b2/1.0#1");
+        let not_staging = write("b1/1.2#x");
+        let crashed_blob = write("b3/1.0#2");
+        std::fs::create_dir_all(shards.join("empty-old")).unwrap();
+        std::fs::create_dir_all(shards.join("empty-young")).unwrap();
+        for p in [
+            &old_staging,
+            &not_staging,
+            &crashed_blob,
+            &shards.join("b1/1.0"),
+        ] {
+            age(p, 7200);
+        }
+        for d in ["b1", "b3", "empty-old"] {
+            age(&shards.join(d), 7200);
+        }
+        let cutoff = crate::jobs::now_ms() - 3_600_000;
+
+        let removed = location
+            .sweep_interrupted_writes("shards/", cutoff)
+            .await
+            .unwrap();
+
+        assert_eq!(removed, 2, "the two old staging files");
+        assert!(!old_staging.exists() && !crashed_blob.exists());
+        assert!(young_staging.exists(), "a write in progress is left alone");
+        assert!(not_staging.exists(), "`#x` is not a staging suffix");
+        assert!(!shards.join("empty-old").exists());
+        assert!(shards.join("empty-young").exists());
+        // b3 was emptied by this sweep (its time is now): removed by a later one
+        assert!(shards.join("b3").exists());
+        assert_eq!(location.get("shards/b1/1.0").await.unwrap(), &b"done"[..]);
+        // a store without the prefix yet, and a remote-like store, have nothing to sweep
+        assert_eq!(
+            location
+                .sweep_interrupted_writes("manifests/", cutoff)
+                .await
+                .unwrap(),
+            0
+        );
+        let memory =
+            ObjectStoreLocation::new("m", Arc::new(object_store::memory::InMemory::new()), "");
+        assert_eq!(
+            memory
+                .sweep_interrupted_writes("shards/", cutoff)
+                .await
+                .unwrap(),
+            0
+        );
     }
 
     #[tokio::test]
