@@ -19,6 +19,14 @@ not per packet.
 
 Counters (`connections`, `bytes_up`, `bytes_down`, `resets`, `answered_500`) let a test see
 that a fault was actually hit.
+
+Besides faults, the proxy corrects one non-conformance of `rclone serve s3` (its gofakes3 answers
+a ranged GET with `200 OK` plus `Content-Range` instead of `206 Partial Content`): a response
+that starts with `HTTP/1.1 200 OK` and carries `Content-Range` gets the status line
+`HTTP/1.1 206 Partial Content` (`ranges_fixed` counts them). object_store refuses a 200 to a
+ranged request, and the gateway's fallback (a whole-blob GET, tested against rclone directly in
+`tests/locations.rs`) would read every shard file 16 times over, which is not what a real
+provider costs and would drown the timings the fault tests look at.
 """
 
 from __future__ import annotations
@@ -139,6 +147,8 @@ class _Conn:
                             break
                         if p._mode == "blackhole":
                             continue
+                    if self.awaiting_response:
+                        data = p._fix_range_status(data)
                     self.awaiting_response = False
                 else:
                     self.awaiting_response = True
@@ -186,6 +196,7 @@ class FaultProxy:
         self.bytes_down = 0  # upstream → client
         self.resets = 0
         self.answered_500 = 0
+        self.ranges_fixed = 0
         self._bind(port)
         self.port = self._listener.getsockname()[1]
         self._thread = threading.Thread(target=self._accept_loop, name=f"faultproxy-{name}", daemon=True)
@@ -235,6 +246,7 @@ class FaultProxy:
             bytes_down=self.bytes_down,
             resets=self.resets,
             answered_500=self.answered_500,
+            ranges_fixed=self.ranges_fixed,
         )
 
     def __repr__(self):
@@ -327,6 +339,18 @@ class FaultProxy:
             conn.finish()
             with self._lock:
                 self._conns.discard(conn)
+
+    def _fix_range_status(self, data: bytes) -> bytes:
+        """`200 OK` with a Content-Range header → `206 Partial Content` (see module docstring).
+        Only when the whole header block is in `data` (it is: headers come first and small)."""
+        ok = b"HTTP/1.1 200 OK\r\n"
+        if not data.startswith(ok):
+            return data
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or b"\r\ncontent-range:" not in data[: end + 2].lower():
+            return data
+        self.ranges_fixed += 1
+        return b"HTTP/1.1 206 Partial Content\r\n" + data[len(ok) :]
 
     def _answer_500(self, client: socket.socket):
         """Reads requests and answers each with 500 InternalError, then closes."""

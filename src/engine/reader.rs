@@ -390,10 +390,18 @@ async fn read_degraded(
         } else {
             (k - have).saturating_sub(in_flight.len())
         };
-        let start: Vec<usize> = (0..n)
+        // Shards at locations marked down go last: asking them first would cost every chunk
+        // the hedge delay while the location is out. They stay candidates, so a chunk that
+        // has nothing better still tries them (and a location that is back answers).
+        let (mut start, later): (Vec<usize>, Vec<usize>) = (0..n)
             .filter(|&i| !tried[i] && !known_bad.contains(&(i as u8)))
-            .take(wanted)
-            .collect();
+            .partition(|&i| {
+                ctx.engine
+                    .location(&part.shards[i].location)
+                    .is_some_and(|l| l.is_available())
+            });
+        start.extend(later);
+        start.truncate(wanted);
         for i in start {
             tried[i] = true;
             in_flight.push(fetch_verified(&ctx, &job, &header, stored_range.clone(), i));

@@ -1,5 +1,6 @@
 //! Remote locations: a URL (`s3://bucket/path`, `az://container/path`, `gs://bucket/path`) plus
-//! an options map handed to `object_store::parse_url_opts`. Option keys are object_store's own
+//! an options map, built the way `object_store::parse_url_opts` builds them (plus a short retry
+//! policy, see [`retry_config`]). Option keys are object_store's own
 //! (`aws_endpoint`, `aws_region`, `azure_storage_account_name`, `google_service_account`, the
 //! client options `timeout`, `connect_timeout`, ...).
 //!
@@ -103,7 +104,7 @@ pub fn open(
             format!("{}ms", connect.as_millis()),
         );
     }
-    let (store, url_path) = object_store::parse_url_opts(&parsed, options)
+    let (store, url_path) = build_store(&parsed, options, request_timeout)
         .map_err(|e| backend_error(name, format!("{}: {e}", display_url(&parsed))))?;
     let key_prefix = [url_path.as_ref(), prefix.trim_matches('/')]
         .into_iter()
@@ -115,6 +116,65 @@ pub fn open(
         Arc::from(store),
         &key_prefix,
     ))
+}
+
+/// object_store's own retries, kept short: its default (10 retries over up to 3 minutes)
+/// would hide a refused or failing location behind `request_timeout` on every call, so reads
+/// would wait for the hedge delay and writes for the whole timeout before the health layer
+/// (which owns retrying a location: down, backoff, probe) even hears of it. A few quick
+/// retries still ride out a provider's occasional 503 SlowDown or a dropped connection.
+fn retry_config(request_timeout: Duration) -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        backoff: object_store::BackoffConfig {
+            init_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(500),
+            base: 2.0,
+        },
+        max_retries: 2,
+        retry_timeout: request_timeout,
+    }
+}
+
+/// What `object_store::parse_url_opts` does (builder from the URL, then every option) plus the
+/// retry settings, which that function cannot take. Returns the store and the URL's path
+/// inside the bucket.
+fn build_store(
+    url: &Url,
+    options: BTreeMap<String, String>,
+    request_timeout: Duration,
+) -> object_store::Result<(Box<dyn object_store::ObjectStore>, object_store::path::Path)> {
+    use object_store::aws::AmazonS3Builder;
+    use object_store::azure::MicrosoftAzureBuilder;
+    use object_store::gcp::GoogleCloudStorageBuilder;
+
+    macro_rules! configured {
+        ($builder:expr) => {{
+            let builder = options
+                .iter()
+                .fold($builder.with_url(url.as_str()), |b, (k, v)| {
+                    // check_options has refused unknown keys already
+                    match k.to_ascii_lowercase().parse() {
+                        Ok(key) => b.with_config(key, v),
+                        Err(_) => b,
+                    }
+                });
+            Box::new(builder.with_retry(retry_config(request_timeout)).build()?)
+                as Box<dyn object_store::ObjectStore>
+        }};
+    }
+    let (scheme, path) = ObjectStoreScheme::parse(url)?;
+    let path = object_store::path::Path::parse(path)?;
+    let store = match scheme {
+        ObjectStoreScheme::AmazonS3 => configured!(AmazonS3Builder::new()),
+        ObjectStoreScheme::MicrosoftAzure => configured!(MicrosoftAzureBuilder::new()),
+        ObjectStoreScheme::GoogleCloudStorage => configured!(GoogleCloudStorageBuilder::new()),
+        other => {
+            return Err(object_store::Error::NotSupported {
+                source: format!("{other:?} is not a remote location scheme").into(),
+            });
+        }
+    };
+    Ok((store, path))
 }
 
 #[cfg(test)]
