@@ -78,10 +78,7 @@ impl Fixture {
     async fn bucket(&self, name: &str) {
         self.app()
             .meta
-            .create_bucket(&Bucket {
-                name: name.into(),
-                created_ms: jobs::now_ms(),
-            })
+            .create_bucket(&Bucket::new(name, jobs::now_ms()))
             .await
             .unwrap();
     }
@@ -472,6 +469,8 @@ async fn gc_deletes_only_old_unreferenced_blobs_and_processes_the_queue() {
             checksum_algorithm: None,
             wrapped_dek: version.wrapped_dek.clone(),
             key_id: version.key_id.clone(),
+            retention: None,
+            legal_hold: false,
         })
         .await
         .unwrap();

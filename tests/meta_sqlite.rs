@@ -35,6 +35,8 @@ fn upload(id: &str) -> MultipartUpload {
         checksum_algorithm: None,
         wrapped_dek: "dek".to_owned(),
         key_id: "k1".to_owned(),
+        retention: None,
+        legal_hold: false,
     }
 }
 
@@ -43,10 +45,7 @@ async fn data_survives_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Parent directories are created on open.
     let path = dir.path().join("nested").join("deeper").join("meta.db");
-    let bucket = Bucket {
-        name: "keep".to_owned(),
-        created_ms: 7,
-    };
+    let bucket = Bucket::new("keep".to_owned(), 7);
     let v1 = object("keep", "dir/ключ %_", "v1", &["blob-1"]);
     let v2 = object("keep", "dir/ключ %_", "v2", &["blob-2a", "blob-2b"]);
     let part = UploadedPart {
@@ -178,10 +177,7 @@ async fn file_is_wal_with_full_sync() {
     let path = dir.path().join("meta.db");
     let store = SqliteStore::open(&path).expect("open");
     store
-        .create_bucket(&Bucket {
-            name: "b".to_owned(),
-            created_ms: 1,
-        })
+        .create_bucket(&Bucket::new("b".to_owned(), 1))
         .await
         .expect("create");
     let conn = rusqlite::Connection::open(&path).expect("raw open");
@@ -197,10 +193,7 @@ async fn concurrent_writers_queue_every_orphan_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(SqliteStore::open(&dir.path().join("meta.db")).expect("open"));
     store
-        .create_bucket(&Bucket {
-            name: "race".to_owned(),
-            created_ms: 1,
-        })
+        .create_bucket(&Bucket::new("race".to_owned(), 1))
         .await
         .expect("create");
     // 8 tasks overwrite the same key 10 times each: 80 versions, 79 orphans in total.

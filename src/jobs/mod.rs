@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::JobsConfig;
 use crate::engine::Engine;
-use crate::meta::{ListQuery, MetaResult, MetaStore, ObjectRecord};
+use crate::meta::{MetaResult, MetaStore, ObjectRecord, VersionEntry, VersionListQuery};
 
 /// Exit code: the job ran and found nothing wrong (or repaired everything).
 pub const EXIT_OK: i32 = 0;
@@ -172,6 +172,8 @@ pub struct ObjectWalk {
     buckets: Vec<String>,
     next_bucket: usize,
     after: Option<String>,
+    /// Within `after`'s key: the last version done (None: start at the key after `after`).
+    after_version: Option<String>,
     page: usize,
 }
 
@@ -200,30 +202,44 @@ impl ObjectWalk {
             buckets,
             next_bucket,
             after,
+            after_version: None,
             page: 500,
         })
     }
-    /// The next page of objects; empty when the walk is done.
+    /// The next page of object versions (current and noncurrent; delete markers hold no data
+    /// and are skipped); empty when the walk is done.
     pub async fn next_page(&mut self, meta: &dyn MetaStore) -> MetaResult<Vec<ObjectRecord>> {
         while let Some(bucket) = self.buckets.get(self.next_bucket) {
-            let query = ListQuery {
+            let query = VersionListQuery {
                 prefix: String::new(),
-                after: self.after.clone(),
+                after_key: self.after.clone(),
+                after_version: self.after_version.clone(),
                 limit: self.page,
             };
-            let page = match meta.list_objects(bucket, &query).await {
+            let page = match meta.list_versions(bucket, &query).await {
                 Ok(p) => p,
                 // Deleted while we walk: nothing left in it.
                 Err(crate::meta::MetaError::NoSuchBucket) => Vec::new(),
                 Err(e) => return Err(e),
             };
-            if page.is_empty() {
+            let Some(last) = page.last() else {
                 self.next_bucket += 1;
                 self.after = None;
+                self.after_version = None;
                 continue;
+            };
+            self.after = Some(last.entry.key().to_string());
+            self.after_version = Some(last.entry.s3_version_id().to_string());
+            let objects: Vec<ObjectRecord> = page
+                .into_iter()
+                .filter_map(|v| match v.entry {
+                    VersionEntry::Object(o) => Some(*o),
+                    VersionEntry::DeleteMarker(_) => None,
+                })
+                .collect();
+            if !objects.is_empty() {
+                return Ok(objects);
             }
-            self.after = page.last().map(|r| r.key.clone());
-            return Ok(page);
         }
         Ok(Vec::new())
     }

@@ -132,8 +132,8 @@ pub async fn run(env: &JobEnv, from: Option<&str>) -> JobResult<RecoverSummary> 
     s.location = location.name().to_string();
     tracing::info!(location = %s.location, copies = listed.len(), "recovering the index");
 
-    // (bucket, key) → (committed_ms, record)
-    let mut newest: BTreeMap<(String, String), (i64, ObjectRecord)> = BTreeMap::new();
+    // (bucket, key) → every live version's (committed_ms, record)
+    let mut versions: BTreeMap<(String, String), Vec<(i64, ObjectRecord)>> = BTreeMap::new();
     for info in listed {
         s.manifest_copies += 1;
         let copy = match location.get(&info.path).await {
@@ -157,45 +157,53 @@ pub async fn run(env: &JobEnv, from: Option<&str>) -> JobResult<RecoverSummary> 
             tracing::warn!(path = %info.path, "manifest copy names another version");
             continue;
         }
-        let slot = (record.bucket.clone(), record.key.clone());
-        match newest.get(&slot) {
-            Some((t, _)) if *t >= copy.committed_ms => s.superseded += 1,
-            Some(_) => {
-                s.superseded += 1;
-                newest.insert(slot, (copy.committed_ms, record));
-            }
-            None => {
-                newest.insert(slot, (copy.committed_ms, record));
-            }
-        }
+        versions
+            .entry((record.bucket.clone(), record.key.clone()))
+            .or_default()
+            .push((copy.committed_ms, record));
+    }
+    // Oldest first, so replaying them through `put_object` rebuilds what the writes built:
+    // a versioned record keeps the one before it as a noncurrent version, a null-version
+    // record replaces the previous null version (a stale copy whose tombstone was never
+    // written; its blobs go to the orphan queue). The newest becomes current.
+    for list in versions.values_mut() {
+        list.sort_by_key(|(t, r)| (*t, r.last_modified_ms));
+        let kept = list.iter().filter(|(_, r)| r.versioned).count()
+            + usize::from(list.iter().any(|(_, r)| !r.versioned));
+        s.superseded += (list.len() - kept) as u64;
     }
 
-    let mut buckets: BTreeMap<String, i64> = BTreeMap::new();
-    for ((bucket, _), (t, r)) in &newest {
-        let created = buckets.entry(bucket.clone()).or_insert(i64::MAX);
-        *created = (*created).min(r.last_modified_ms.min(*t));
+    let mut buckets: BTreeMap<String, (i64, bool)> = BTreeMap::new();
+    for ((bucket, _), list) in &versions {
+        let entry = buckets.entry(bucket.clone()).or_insert((i64::MAX, false));
+        for (t, r) in list {
+            entry.0 = entry.0.min(r.last_modified_ms.min(*t));
+            entry.1 |= r.versioned;
+        }
     }
-    for (name, created_ms) in &buckets {
-        match env
-            .meta
-            .create_bucket(&Bucket {
-                name: name.clone(),
-                created_ms: *created_ms,
-            })
-            .await
-        {
+    for (name, (created_ms, versioned)) in &buckets {
+        let mut bucket = Bucket::new(name.clone(), *created_ms);
+        if *versioned {
+            // A bucket that held versioned objects had versioning on (Object Lock and the
+            // exact state are bucket settings no manifest carries: set them again).
+            bucket.versioning = crate::meta::Versioning::Enabled;
+        }
+        match env.meta.create_bucket(&bucket).await {
             Ok(()) => s.buckets += 1,
             Err(MetaError::BucketExists) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    for (_, record) in newest.values() {
-        match env.meta.put_object(record).await {
-            Ok(_) => s.objects += 1,
-            Err(e) => s
-                .errors
-                .push(format!("{}/{}: {e}", record.bucket, record.key)),
+    for list in versions.values() {
+        for (_, record) in list {
+            match env.meta.put_object(record).await {
+                Ok(_) => {}
+                Err(e) => s
+                    .errors
+                    .push(format!("{}/{}: {e}", record.bucket, record.key)),
+            }
         }
+        s.objects += 1;
     }
     s.finished = rfc3339(now_ms());
     let path = super::write_run_record(&env.data_dir, "recover-index", &s)?;

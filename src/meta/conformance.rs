@@ -30,10 +30,7 @@ pub async fn run_all(store: &dyn MetaStore) {
 // ----- builders -------------------------------------------------------------------------------
 
 fn bucket(name: &str) -> Bucket {
-    Bucket {
-        name: name.to_owned(),
-        created_ms: 1_700_000_000_000,
-    }
+    Bucket::new(name, 1_700_000_000_000)
 }
 
 fn shards(blob_id: &str) -> Vec<ShardRef> {
@@ -102,6 +99,9 @@ pub fn object(bucket: &str, key: &str, version: &str, blob_ids: &[&str]) -> Obje
             0
         },
         parts,
+        versioned: false,
+        retention: None,
+        legal_hold: false,
     }
 }
 
@@ -117,6 +117,8 @@ fn upload(upload_id: &str, bucket: &str, key: &str, initiated_ms: i64) -> Multip
         checksum_algorithm: Some("CRC32".to_owned()),
         wrapped_dek: format!("dek-{upload_id}"),
         key_id: "master-1".to_owned(),
+        retention: None,
+        legal_hold: false,
     }
 }
 

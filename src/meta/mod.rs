@@ -24,11 +24,33 @@ pub enum MetaError {
     BucketNotEmpty,
     #[error("multipart upload does not exist")]
     NoSuchUpload,
+    #[error("version does not exist")]
+    NoSuchVersion,
+    /// The version is protected by Object Lock (retention or legal hold); the message says how.
+    #[error("object locked: {0}")]
+    ObjectLocked(String),
+    /// The request conflicts with the bucket's state (e.g. suspending versioning with Object
+    /// Lock on).
+    #[error("invalid bucket state: {0}")]
+    InvalidBucketState(String),
+    /// The version is a delete marker where an object version is required.
+    #[error("the version is a delete marker")]
+    IsDeleteMarker,
     #[error("metadata store failure: {0}")]
     Internal(String),
 }
 
 pub type MetaResult<T> = Result<T, MetaError>;
+
+/// A change to one version's Object Lock state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LockChange {
+    Retention {
+        retention: Option<Retention>,
+        bypass_governance: bool,
+    },
+    LegalHold(bool),
+}
 
 /// Orphaned blobs queued in the same transaction as the change that orphaned them, with the
 /// queue ids to pass to [`MetaStore::forget_orphans`] once their shard files are deleted.
@@ -90,6 +112,54 @@ pub trait MetaStore: Send + Sync + 'static {
         bucket: &str,
         query: &UploadListQuery,
     ) -> MetaResult<Vec<MultipartUpload>>;
+
+    /// Sets the versioning state (`Enabled` or `Suspended`). Fails with `NoSuchBucket`, or
+    /// `InvalidBucketState` when suspending a bucket with Object Lock.
+    async fn set_bucket_versioning(&self, bucket: &str, state: Versioning) -> MetaResult<()>;
+    /// Turns Object Lock on (and versioning with it) or replaces its default retention.
+    /// Fails with `NoSuchBucket`, or `InvalidBucketState` when versioning is suspended.
+    async fn set_bucket_object_lock(
+        &self,
+        bucket: &str,
+        config: &ObjectLockConfig,
+    ) -> MetaResult<()>;
+    /// Makes `marker` the latest version of its key: the current object version becomes
+    /// noncurrent, unless the marker is a null marker replacing the null version (queued).
+    async fn put_delete_marker(&self, marker: &DeleteMarker) -> MetaResult<Orphans>;
+    /// One version of a key by S3 version id (`null` included).
+    async fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        s3_version_id: &str,
+    ) -> MetaResult<Option<VersionEntry>>;
+    /// Permanently removes one version and queues its blobs; the newest remaining version
+    /// becomes the latest. A missing version is not an error (`None`). An object version under
+    /// Object Lock is refused with `ObjectLocked` (governance retention only unless
+    /// `bypass_governance`).
+    async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        s3_version_id: &str,
+        bypass_governance: bool,
+    ) -> MetaResult<(Option<VersionEntry>, Orphans)>;
+    /// Versions (objects and delete markers) in key order, newest first within a key.
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        query: &VersionListQuery,
+    ) -> MetaResult<Vec<ListedVersion>>;
+    /// Changes the retention or legal hold of one object version, enforcing Object Lock
+    /// rules in the transaction: a compliance retention can only be extended, a governance
+    /// one shortened or removed only with `bypass_governance`. Returns the updated record.
+    async fn update_version_lock(
+        &self,
+        bucket: &str,
+        key: &str,
+        s3_version_id: &str,
+        change: &LockChange,
+    ) -> MetaResult<ObjectRecord>;
 
     /// Oldest queued orphans first.
     async fn pending_orphans(&self, limit: usize) -> MetaResult<Orphans>;

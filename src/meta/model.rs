@@ -8,6 +8,66 @@ pub struct Bucket {
     pub name: String,
     /// Unix milliseconds.
     pub created_ms: i64,
+    #[serde(default)]
+    pub versioning: Versioning,
+    /// Object Lock: set at creation (`x-amz-bucket-object-lock-enabled`) or later on a
+    /// versioned bucket; never turned off again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLockConfig>,
+}
+
+impl Bucket {
+    /// A new bucket: unversioned, without Object Lock.
+    pub fn new(name: impl Into<String>, created_ms: i64) -> Self {
+        Self {
+            name: name.into(),
+            created_ms,
+            versioning: Versioning::Unversioned,
+            object_lock: None,
+        }
+    }
+}
+
+/// A bucket's versioning state. A bucket that was ever `Enabled` can only be `Suspended`,
+/// never `Unversioned` again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    #[default]
+    Unversioned,
+    Enabled,
+    Suspended,
+}
+
+/// Retention mode of S3 Object Lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RetentionMode {
+    /// Can be shortened or removed with `x-amz-bypass-governance-retention: true`.
+    Governance,
+    /// Nobody can shorten or remove it, nor delete the version before it ends.
+    Compliance,
+}
+
+/// A bucket's Object Lock configuration (lock is enabled when present).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectLockConfig {
+    /// Applied to new object versions that name no retention themselves.
+    pub default_retention: Option<DefaultRetention>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultRetention {
+    pub mode: RetentionMode,
+    /// Exactly one of `days` / `years` is set.
+    pub days: Option<u32>,
+    pub years: Option<u32>,
+}
+
+/// The retention of one object version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub mode: RetentionMode,
+    /// Unix milliseconds.
+    pub retain_until_ms: i64,
 }
 
 /// Where one shard file of one stored blob lives.
@@ -84,9 +144,41 @@ pub struct ObjectRecord {
     pub parts: Vec<StoredPart>,
     /// Number of parts the client uploaded (0 for a single PUT); drives the `-N` ETag form.
     pub multipart_count: u32,
+    /// Written while the bucket's versioning was `Enabled`: its S3 version id is `version_id`.
+    /// Otherwise it is the bucket's "null" version (S3 version id `null`), which the next
+    /// unversioned write of the key replaces.
+    #[serde(default)]
+    pub versioned: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_hold: bool,
 }
 
+/// The S3 version id of a version: its own id when written with versioning enabled, else
+/// `null`.
+pub fn s3_version_id(versioned: bool, version_id: &str) -> &str {
+    if versioned { version_id } else { NULL_VERSION }
+}
+
+/// The version id S3 gives versions written while versioning was off or suspended.
+pub const NULL_VERSION: &str = "null";
+
 impl ObjectRecord {
+    pub fn s3_version_id(&self) -> &str {
+        s3_version_id(self.versioned, &self.version_id)
+    }
+
+    /// Locked against permanent deletion at `now_ms`: a legal hold, a compliance retention
+    /// that has not ended, or a governance retention that has not ended unless bypassed.
+    pub fn is_locked(&self, now_ms: i64, bypass_governance: bool) -> bool {
+        self.legal_hold
+            || self.retention.as_ref().is_some_and(|r| {
+                r.retain_until_ms > now_ms
+                    && (r.mode == RetentionMode::Compliance || !bypass_governance)
+            })
+    }
+
     /// Some shard file of some part was never written: redundancy is below the policy.
     pub fn is_degraded(&self) -> bool {
         self.parts.iter().any(|p| !p.missing_shards.is_empty())
@@ -108,6 +200,12 @@ pub struct MultipartUpload {
     pub checksum_algorithm: Option<String>,
     pub wrapped_dek: String,
     pub key_id: String,
+    /// Object Lock settings the completed object gets (from the create request's headers or
+    /// the bucket's default retention at create time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_hold: bool,
 }
 
 /// One uploaded part of a multipart upload.
@@ -141,5 +239,69 @@ pub struct UploadListQuery {
     pub prefix: String,
     /// Resume after this (key, upload id) pair; upload id may be empty to skip the whole key.
     pub after: Option<(String, String)>,
+    pub limit: usize,
+}
+
+/// A delete marker: the latest version of a key in a versioned bucket after a DELETE without
+/// version id. Has no data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteMarker {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: String,
+    /// As [`ObjectRecord::versioned`]: false makes it the "null" version.
+    pub versioned: bool,
+    pub last_modified_ms: i64,
+}
+
+impl DeleteMarker {
+    pub fn s3_version_id(&self) -> &str {
+        s3_version_id(self.versioned, &self.version_id)
+    }
+}
+
+/// One entry of a version listing (or a version look-up).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VersionEntry {
+    Object(Box<ObjectRecord>),
+    DeleteMarker(DeleteMarker),
+}
+
+impl VersionEntry {
+    pub fn key(&self) -> &str {
+        match self {
+            VersionEntry::Object(o) => &o.key,
+            VersionEntry::DeleteMarker(d) => &d.key,
+        }
+    }
+    pub fn s3_version_id(&self) -> &str {
+        match self {
+            VersionEntry::Object(o) => o.s3_version_id(),
+            VersionEntry::DeleteMarker(d) => d.s3_version_id(),
+        }
+    }
+    pub fn last_modified_ms(&self) -> i64 {
+        match self {
+            VersionEntry::Object(o) => o.last_modified_ms,
+            VersionEntry::DeleteMarker(d) => d.last_modified_ms,
+        }
+    }
+}
+
+/// A version listing entry with whether it is the key's latest version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedVersion {
+    pub entry: VersionEntry,
+    pub is_latest: bool,
+}
+
+/// Parameters of a version listing (ListObjectVersions).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionListQuery {
+    pub prefix: String,
+    /// Resume after this key; with a version id, after that version of the key (the key's
+    /// remaining, older versions come first).
+    pub after_key: Option<String>,
+    pub after_version: Option<String>,
     pub limit: usize,
 }

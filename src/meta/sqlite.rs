@@ -61,14 +61,21 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    Bucket, ListQuery, MetaError, MetaResult, MetaStore, MultipartUpload, ObjectRecord, OrphanBlob,
-    Orphans, StoredPart, UploadListQuery, UploadedPart,
+    Bucket, DeleteMarker, ListQuery, ListedVersion, LockChange, MetaError, MetaResult, MetaStore,
+    MultipartUpload, NULL_VERSION, ObjectLockConfig, ObjectRecord, OrphanBlob, Orphans,
+    RetentionMode, StoredPart, UploadListQuery, UploadedPart, VersionEntry, VersionListQuery,
+    Versioning,
 };
 
 /// Schema migrations, in order. Entry `i` takes `user_version` from `i` to `i + 1`.
 /// Never edit a released migration; append a new one.
-const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_init", include_str!("migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("migrations/sqlite/0001_init.sql")),
+    (
+        "0002_versions",
+        include_str!("migrations/sqlite/0002_versions.sql"),
+    ),
+];
 
 /// How long a statement waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -370,6 +377,215 @@ fn query_records<T: DeserializeOwned>(
     rows.iter().map(|j| decode(j, what)).collect()
 }
 
+/// A row of `versions`: where it is and what it holds.
+struct VersionRow {
+    seq: i64,
+    entry: VersionEntry,
+}
+
+fn decode_version(is_marker: bool, json: &str) -> MetaResult<VersionEntry> {
+    Ok(if is_marker {
+        VersionEntry::DeleteMarker(decode(json, "delete marker")?)
+    } else {
+        VersionEntry::Object(Box::new(decode(json, "object record")?))
+    })
+}
+
+fn load_version_row(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    s3_version_id: &str,
+) -> MetaResult<Option<VersionRow>> {
+    let row: Option<(i64, bool, String)> = conn
+        .prepare_cached(
+            "SELECT seq, is_marker, record FROM versions
+             WHERE bucket = ?1 AND key = ?2 AND s3_version_id = ?3",
+        )
+        .and_then(|mut st| {
+            st.query_row(params![bucket, key, s3_version_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()
+        })
+        .ctx("read version")?;
+    row.map(|(seq, is_marker, json)| {
+        Ok(VersionRow {
+            seq,
+            entry: decode_version(is_marker, &json)?,
+        })
+    })
+    .transpose()
+}
+
+/// Appends a version to `versions` (it becomes the newest of its key there).
+fn insert_version(tx: &Transaction<'_>, entry: &VersionEntry) -> MetaResult<()> {
+    let (bucket, key, version_id, is_marker, json) = match entry {
+        VersionEntry::Object(o) => (
+            &o.bucket,
+            &o.key,
+            &o.version_id,
+            false,
+            encode(o, "object record")?,
+        ),
+        VersionEntry::DeleteMarker(d) => (
+            &d.bucket,
+            &d.key,
+            &d.version_id,
+            true,
+            encode(d, "delete marker")?,
+        ),
+    };
+    tx.prepare_cached(
+        "INSERT INTO versions (bucket, key, s3_version_id, version_id, is_marker, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            bucket,
+            key,
+            entry.s3_version_id(),
+            version_id,
+            is_marker,
+            json
+        ])
+    })
+    .ctx("insert version")?;
+    Ok(())
+}
+
+fn delete_object_row(tx: &Transaction<'_>, bucket: &str, key: &str) -> MetaResult<()> {
+    tx.prepare_cached("DELETE FROM objects WHERE bucket = ?1 AND key = ?2")
+        .and_then(|mut st| st.execute(params![bucket, key]))
+        .ctx("delete object")?;
+    Ok(())
+}
+
+fn delete_version_row(tx: &Transaction<'_>, seq: i64) -> MetaResult<()> {
+    tx.prepare_cached("DELETE FROM versions WHERE seq = ?1")
+        .and_then(|mut st| st.execute(params![seq]))
+        .ctx("delete version")?;
+    Ok(())
+}
+
+/// Makes room for a new latest version of (bucket, key). `versioned`: the new version has its
+/// own S3 version id; otherwise it is the new null version. The current object version moves
+/// to `versions` unless it is the null version being replaced (then it is queued, except blobs
+/// in `keep`); a null version already in `versions` is removed (and queued) too. Leaves the
+/// `objects` row in place for the caller to overwrite or delete.
+fn retire_current(
+    tx: &Transaction<'_>,
+    bucket: &str,
+    key: &str,
+    versioned: bool,
+    keep: &HashSet<&str>,
+    orphans: &mut Orphans,
+) -> MetaResult<()> {
+    if let Some(old) = load_object(tx, bucket, key)? {
+        if versioned || old.versioned {
+            insert_version(tx, &VersionEntry::Object(Box::new(old)))?;
+        } else {
+            queue_orphans(tx, &old.parts, keep, orphans)?;
+            orphans.replaced_version = Some(old.version_id);
+        }
+    }
+    if !versioned && let Some(row) = load_version_row(tx, bucket, key, NULL_VERSION)? {
+        delete_version_row(tx, row.seq)?;
+        if let VersionEntry::Object(old) = row.entry {
+            queue_orphans(tx, &old.parts, keep, orphans)?;
+            orphans.replaced_version = Some(old.version_id);
+        }
+    }
+    Ok(())
+}
+
+/// When (bucket, key) has no current object row, the newest version in `versions` becomes
+/// current if it is an object (a delete marker stays where it is: it is the latest).
+fn promote_newest(tx: &Transaction<'_>, bucket: &str, key: &str) -> MetaResult<()> {
+    if load_object(tx, bucket, key)?.is_some() {
+        return Ok(());
+    }
+    let newest: Option<(i64, bool, String)> = tx
+        .prepare_cached(
+            "SELECT seq, is_marker, record FROM versions WHERE bucket = ?1 AND key = ?2
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .and_then(|mut st| {
+            st.query_row(params![bucket, key], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()
+        })
+        .ctx("read newest version")?;
+    if let Some((seq, false, json)) = newest {
+        let record: ObjectRecord = decode(&json, "object record")?;
+        delete_version_row(tx, seq)?;
+        store_object(tx, &record, &json)?;
+    }
+    Ok(())
+}
+
+fn load_bucket(conn: &Connection, name: &str) -> MetaResult<Option<Bucket>> {
+    let json: Option<String> = conn
+        .prepare_cached("SELECT record FROM buckets WHERE name = ?1")
+        .and_then(|mut st| st.query_row(params![name], |row| row.get(0)).optional())
+        .ctx("read bucket")?;
+    json.map(|j| decode(&j, "bucket record")).transpose()
+}
+
+fn store_bucket(tx: &Transaction<'_>, bucket: &Bucket) -> MetaResult<()> {
+    let json = encode(bucket, "bucket")?;
+    tx.prepare_cached("UPDATE buckets SET record = ?2 WHERE name = ?1")
+        .and_then(|mut st| st.execute(params![bucket.name, json]))
+        .ctx("update bucket")?;
+    Ok(())
+}
+
+/// Applies `change` to `record` under the Object Lock rules (see `update_version_lock`).
+fn apply_lock_change(record: &mut ObjectRecord, change: &LockChange, now: i64) -> MetaResult<()> {
+    match change {
+        LockChange::LegalHold(on) => record.legal_hold = *on,
+        LockChange::Retention {
+            retention,
+            bypass_governance,
+        } => {
+            if let Some(old) = record
+                .retention
+                .as_ref()
+                .filter(|r| r.retain_until_ms > now)
+            {
+                let weakens = match retention {
+                    None => true,
+                    Some(new) => {
+                        new.retain_until_ms < old.retain_until_ms
+                            || (old.mode == RetentionMode::Compliance
+                                && new.mode != RetentionMode::Compliance)
+                    }
+                };
+                if weakens {
+                    match old.mode {
+                        RetentionMode::Compliance => {
+                            return Err(MetaError::ObjectLocked(
+                                "a COMPLIANCE retention can only be extended".into(),
+                            ));
+                        }
+                        RetentionMode::Governance if !bypass_governance => {
+                            return Err(MetaError::ObjectLocked(
+                                "shortening or removing a GOVERNANCE retention needs \
+                                 x-amz-bypass-governance-retention"
+                                    .into(),
+                            ));
+                        }
+                        RetentionMode::Governance => {}
+                    }
+                }
+            }
+            record.retention = retention.clone();
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl MetaStore for SqliteStore {
     async fn create_bucket(&self, bucket: &Bucket) -> MetaResult<()> {
@@ -393,14 +609,8 @@ impl MetaStore for SqliteStore {
 
     async fn get_bucket(&self, name: &str) -> MetaResult<Option<Bucket>> {
         let name = name.to_owned();
-        self.with_conn("get_bucket", move |conn| {
-            let json: Option<String> = conn
-                .prepare_cached("SELECT record FROM buckets WHERE name = ?1")
-                .and_then(|mut st| st.query_row(params![name], |row| row.get(0)).optional())
-                .ctx("read bucket")?;
-            json.map(|j| decode(&j, "bucket record")).transpose()
-        })
-        .await
+        self.with_conn("get_bucket", move |conn| load_bucket(conn, &name))
+            .await
     }
 
     async fn delete_bucket(&self, name: &str) -> MetaResult<()> {
@@ -412,6 +622,7 @@ impl MetaStore for SqliteStore {
             let in_use: bool = tx
                 .query_row(
                     "SELECT EXISTS (SELECT 1 FROM objects WHERE bucket = ?1)
+                         OR EXISTS (SELECT 1 FROM versions WHERE bucket = ?1)
                          OR EXISTS (SELECT 1 FROM uploads WHERE bucket = ?1)",
                     params![name],
                     |row| row.get(0),
@@ -452,13 +663,16 @@ impl MetaStore for SqliteStore {
             if !bucket_exists(tx, &record.bucket)? {
                 return Err(MetaError::NoSuchBucket);
             }
-            let old = load_object(tx, &record.bucket, &record.key)?;
-            store_object(tx, &record, &json)?;
             let mut orphans = Orphans::default();
-            if let Some(old) = old {
-                queue_orphans(tx, &old.parts, &blob_ids(&record), &mut orphans)?;
-                orphans.replaced_version = Some(old.version_id);
-            }
+            retire_current(
+                tx,
+                &record.bucket,
+                &record.key,
+                record.versioned,
+                &blob_ids(&record),
+                &mut orphans,
+            )?;
+            store_object(tx, &record, &json)?;
             Ok(orphans)
         })
         .await
@@ -475,7 +689,15 @@ impl MetaStore for SqliteStore {
                     params![record.bucket, record.key, record.version_id, json],
                 )
                 .ctx("update object")?;
-            Ok(changed == 1)
+            // a noncurrent version is healed in place too
+            let changed_noncurrent = tx
+                .execute(
+                    "UPDATE versions SET record = ?4
+                     WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 AND is_marker = 0",
+                    params![record.bucket, record.key, record.version_id, json],
+                )
+                .ctx("update version")?;
+            Ok(changed + changed_noncurrent == 1)
         })
         .await
     }
@@ -519,6 +741,255 @@ impl MetaStore for SqliteStore {
                 args.push((":upper", upper));
             }
             query_records(conn, &sql, &args, "object record")
+        })
+        .await
+    }
+
+    async fn set_bucket_versioning(&self, bucket: &str, state: Versioning) -> MetaResult<()> {
+        let name = bucket.to_owned();
+        self.write("set_bucket_versioning", move |tx| {
+            let Some(mut bucket) = load_bucket(tx, &name)? else {
+                return Err(MetaError::NoSuchBucket);
+            };
+            if state != Versioning::Enabled && bucket.object_lock.is_some() {
+                return Err(MetaError::InvalidBucketState(
+                    "An Object Lock configuration is present on this bucket, so the \
+                     versioning state cannot be changed."
+                        .into(),
+                ));
+            }
+            if state == Versioning::Unversioned && bucket.versioning != Versioning::Unversioned {
+                return Err(internal("versioning cannot be turned off once on"));
+            }
+            bucket.versioning = state;
+            store_bucket(tx, &bucket)
+        })
+        .await
+    }
+
+    async fn set_bucket_object_lock(
+        &self,
+        bucket: &str,
+        config: &ObjectLockConfig,
+    ) -> MetaResult<()> {
+        let (name, config) = (bucket.to_owned(), config.clone());
+        self.write("set_bucket_object_lock", move |tx| {
+            let Some(mut bucket) = load_bucket(tx, &name)? else {
+                return Err(MetaError::NoSuchBucket);
+            };
+            if bucket.object_lock.is_none() && bucket.versioning == Versioning::Suspended {
+                return Err(MetaError::InvalidBucketState(
+                    "Versioning must be 'Enabled' on the bucket to apply a Object Lock \
+                     configuration"
+                        .into(),
+                ));
+            }
+            bucket.versioning = Versioning::Enabled;
+            bucket.object_lock = Some(config);
+            store_bucket(tx, &bucket)
+        })
+        .await
+    }
+
+    async fn put_delete_marker(&self, marker: &DeleteMarker) -> MetaResult<Orphans> {
+        let marker = marker.clone();
+        self.write("put_delete_marker", move |tx| {
+            if !bucket_exists(tx, &marker.bucket)? {
+                return Err(MetaError::NoSuchBucket);
+            }
+            let mut orphans = Orphans::default();
+            retire_current(
+                tx,
+                &marker.bucket,
+                &marker.key,
+                marker.versioned,
+                &HashSet::new(),
+                &mut orphans,
+            )?;
+            delete_object_row(tx, &marker.bucket, &marker.key)?;
+            insert_version(tx, &VersionEntry::DeleteMarker(marker))?;
+            Ok(orphans)
+        })
+        .await
+    }
+
+    async fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        s3_version_id: &str,
+    ) -> MetaResult<Option<VersionEntry>> {
+        let (bucket, key, vid) = (bucket.to_owned(), key.to_owned(), s3_version_id.to_owned());
+        self.with_conn("get_version", move |conn| {
+            if let Some(current) = load_object(conn, &bucket, &key)?
+                && current.s3_version_id() == vid
+            {
+                return Ok(Some(VersionEntry::Object(Box::new(current))));
+            }
+            Ok(load_version_row(conn, &bucket, &key, &vid)?.map(|row| row.entry))
+        })
+        .await
+    }
+
+    async fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        s3_version_id: &str,
+        bypass_governance: bool,
+    ) -> MetaResult<(Option<VersionEntry>, Orphans)> {
+        let (bucket, key, vid) = (bucket.to_owned(), key.to_owned(), s3_version_id.to_owned());
+        self.write("delete_version", move |tx| {
+            let now = now_ms();
+            let locked = |o: &ObjectRecord| -> MetaResult<()> {
+                if o.is_locked(now, bypass_governance) {
+                    let why = if o.legal_hold {
+                        "the version is under a legal hold"
+                    } else {
+                        "the version is under retention"
+                    };
+                    return Err(MetaError::ObjectLocked(why.into()));
+                }
+                Ok(())
+            };
+            let mut orphans = Orphans::default();
+            let deleted = match load_object(tx, &bucket, &key)? {
+                Some(current) if current.s3_version_id() == vid => {
+                    locked(&current)?;
+                    delete_object_row(tx, &bucket, &key)?;
+                    queue_orphans(tx, &current.parts, &HashSet::new(), &mut orphans)?;
+                    orphans.replaced_version = Some(current.version_id.clone());
+                    Some(VersionEntry::Object(Box::new(current)))
+                }
+                _ => match load_version_row(tx, &bucket, &key, &vid)? {
+                    None => None,
+                    Some(row) => {
+                        if let VersionEntry::Object(o) = &row.entry {
+                            locked(o)?;
+                            queue_orphans(tx, &o.parts, &HashSet::new(), &mut orphans)?;
+                            orphans.replaced_version = Some(o.version_id.clone());
+                        }
+                        delete_version_row(tx, row.seq)?;
+                        Some(row.entry)
+                    }
+                },
+            };
+            if deleted.is_some() {
+                promote_newest(tx, &bucket, &key)?;
+            }
+            Ok((deleted, orphans))
+        })
+        .await
+    }
+
+    async fn list_versions(
+        &self,
+        bucket: &str,
+        query: &VersionListQuery,
+    ) -> MetaResult<Vec<ListedVersion>> {
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let bucket = bucket.to_owned();
+        let prefix = query.prefix.clone();
+        let upper = prefix_successor(&query.prefix);
+        let after_key = query.after_key.clone();
+        let after_version = query.after_version.clone();
+        let limit = sql_limit(query.limit);
+        self.with_conn("list_versions", move |conn| {
+            // The position of the version marker: the current row sorts first (i64::MAX).
+            let after_seq: Option<i64> = match (&after_key, &after_version) {
+                (Some(k), Some(v)) => match load_object(conn, &bucket, k)? {
+                    Some(cur) if cur.s3_version_id() == v => Some(i64::MAX),
+                    _ => load_version_row(conn, &bucket, k, v)?.map(|row| row.seq),
+                },
+                _ => None,
+            };
+            let mut sql = String::from(
+                "SELECT key, seq, is_marker, record, is_latest FROM (
+                   SELECT key, 9223372036854775807 AS seq, 0 AS is_marker, record, 1 AS is_latest
+                   FROM objects WHERE bucket = :bucket
+                   UNION ALL
+                   SELECT v.key, v.seq, v.is_marker, v.record,
+                     (NOT EXISTS (SELECT 1 FROM objects o WHERE o.bucket = v.bucket AND o.key = v.key)
+                      AND v.seq = (SELECT max(w.seq) FROM versions w
+                                   WHERE w.bucket = v.bucket AND w.key = v.key)) AS is_latest
+                   FROM versions v WHERE v.bucket = :bucket
+                 ) WHERE key >= :prefix",
+            );
+            let mut args: Vec<(&str, &dyn ToSql)> = vec![
+                (":bucket", &bucket),
+                (":prefix", &prefix),
+                (":limit", &limit),
+            ];
+            if let Some(upper) = &upper {
+                sql.push_str(" AND key < :upper");
+                args.push((":upper", upper));
+            }
+            if let Some(k) = &after_key {
+                args.push((":akey", k));
+                match &after_seq {
+                    Some(seq) => {
+                        sql.push_str(" AND (key > :akey OR (key = :akey AND seq < :aseq))");
+                        args.push((":aseq", seq));
+                    }
+                    None => sql.push_str(" AND key > :akey"),
+                }
+            }
+            sql.push_str(" ORDER BY key, seq DESC LIMIT :limit");
+            let rows: Vec<(bool, String, bool)> = conn
+                .prepare(&sql)
+                .and_then(|mut st| {
+                    st.query_map(args.as_slice(), |row| {
+                        Ok((row.get(2)?, row.get(3)?, row.get(4)?))
+                    })?
+                    .collect()
+                })
+                .ctx("list versions")?;
+            rows.into_iter()
+                .map(|(is_marker, json, is_latest)| {
+                    Ok(ListedVersion {
+                        entry: decode_version(is_marker, &json)?,
+                        is_latest,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn update_version_lock(
+        &self,
+        bucket: &str,
+        key: &str,
+        s3_version_id: &str,
+        change: &LockChange,
+    ) -> MetaResult<ObjectRecord> {
+        let (bucket, key, vid) = (bucket.to_owned(), key.to_owned(), s3_version_id.to_owned());
+        let change = change.clone();
+        self.write("update_version_lock", move |tx| {
+            let now = now_ms();
+            if let Some(mut current) = load_object(tx, &bucket, &key)?
+                && current.s3_version_id() == vid
+            {
+                apply_lock_change(&mut current, &change, now)?;
+                let json = encode(&current, "object record")?;
+                store_object(tx, &current, &json)?;
+                return Ok(current);
+            }
+            let Some(row) = load_version_row(tx, &bucket, &key, &vid)? else {
+                return Err(MetaError::NoSuchVersion);
+            };
+            let VersionEntry::Object(record) = row.entry else {
+                return Err(MetaError::IsDeleteMarker);
+            };
+            let mut record = *record;
+            apply_lock_change(&mut record, &change, now)?;
+            let json = encode(&record, "object record")?;
+            tx.prepare_cached("UPDATE versions SET record = ?2 WHERE seq = ?1")
+                .and_then(|mut st| st.execute(params![row.seq, json]))
+                .ctx("update version")?;
+            Ok(record)
         })
         .await
     }
@@ -620,15 +1091,18 @@ impl MetaStore for SqliteStore {
                     upload.bucket, upload.key, record.bucket, record.key
                 )));
             }
-            let old = load_object(tx, &record.bucket, &record.key)?;
-            store_object(tx, &record, &json)?;
-            let parts = drop_upload(tx, &upload_id)?;
             let used = blob_ids(&record);
             let mut orphans = Orphans::default();
-            if let Some(old) = old {
-                queue_orphans(tx, &old.parts, &used, &mut orphans)?;
-                orphans.replaced_version = Some(old.version_id);
-            }
+            retire_current(
+                tx,
+                &record.bucket,
+                &record.key,
+                record.versioned,
+                &used,
+                &mut orphans,
+            )?;
+            store_object(tx, &record, &json)?;
+            let parts = drop_upload(tx, &upload_id)?;
             queue_orphans(tx, parts.iter().map(|p| &p.part), &used, &mut orphans)?;
             Ok(orphans)
         })

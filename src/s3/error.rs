@@ -39,6 +39,10 @@ pub enum S3ErrorCode {
     SignatureDoesNotMatch,
     XAmzContentSHA256Mismatch,
     InvalidChunkSizeError,
+    NoSuchVersion,
+    InvalidBucketState,
+    ObjectLockConfigurationNotFoundError,
+    NoSuchObjectLockConfiguration,
 }
 
 impl S3ErrorCode {
@@ -77,6 +81,10 @@ impl S3ErrorCode {
             SignatureDoesNotMatch => "SignatureDoesNotMatch",
             XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
             InvalidChunkSizeError => "InvalidChunkSizeError",
+            NoSuchVersion => "NoSuchVersion",
+            InvalidBucketState => "InvalidBucketState",
+            ObjectLockConfigurationNotFoundError => "ObjectLockConfigurationNotFoundError",
+            NoSuchObjectLockConfiguration => "NoSuchObjectLockConfiguration",
         }
     }
 
@@ -102,12 +110,17 @@ impl S3ErrorCode {
             | MissingSecurityHeader
             | XAmzContentSHA256Mismatch
             | InvalidChunkSizeError => StatusCode::BAD_REQUEST,
-            BucketAlreadyOwnedByYou | BucketNotEmpty => StatusCode::CONFLICT,
+            BucketAlreadyOwnedByYou | BucketNotEmpty | InvalidBucketState => StatusCode::CONFLICT,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             InvalidRange | InvalidPartNumber => StatusCode::RANGE_NOT_SATISFIABLE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
-            NoSuchBucket | NoSuchKey | NoSuchUpload => StatusCode::NOT_FOUND,
+            NoSuchBucket
+            | NoSuchKey
+            | NoSuchUpload
+            | NoSuchVersion
+            | ObjectLockConfigurationNotFoundError
+            | NoSuchObjectLockConfiguration => StatusCode::NOT_FOUND,
             NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }

@@ -28,6 +28,34 @@ pub enum Operation {
     GetBucketVersioning {
         bucket: String,
     },
+    PutBucketVersioning {
+        bucket: String,
+    },
+    ListObjectVersions {
+        bucket: String,
+    },
+    GetObjectLockConfiguration {
+        bucket: String,
+    },
+    PutObjectLockConfiguration {
+        bucket: String,
+    },
+    GetObjectRetention {
+        bucket: String,
+        key: String,
+    },
+    PutObjectRetention {
+        bucket: String,
+        key: String,
+    },
+    GetObjectLegalHold {
+        bucket: String,
+        key: String,
+    },
+    PutObjectLegalHold {
+        bucket: String,
+        key: String,
+    },
     ListObjects {
         bucket: String,
     },
@@ -100,7 +128,6 @@ const UNSUPPORTED_BUCKET: &[(&str, &str)] = &[
     ("logging", "BucketLogging"),
     ("metrics", "BucketMetrics"),
     ("notification", "BucketNotification"),
-    ("object-lock", "ObjectLockConfiguration"),
     ("ownershipControls", "BucketOwnershipControls"),
     ("policy", "BucketPolicy"),
     ("policyStatus", "BucketPolicyStatus"),
@@ -108,20 +135,16 @@ const UNSUPPORTED_BUCKET: &[(&str, &str)] = &[
     ("replication", "BucketReplication"),
     ("requestPayment", "BucketRequestPayment"),
     ("tagging", "BucketTagging"),
-    ("versions", "ListObjectVersions"),
     ("website", "BucketWebsite"),
 ];
 
 const UNSUPPORTED_OBJECT: &[(&str, &str)] = &[
     ("acl", "ObjectAcl"),
     ("attributes", "GetObjectAttributes"),
-    ("legal-hold", "ObjectLegalHold"),
     ("restore", "RestoreObject"),
-    ("retention", "ObjectRetention"),
     ("select", "SelectObjectContent"),
     ("tagging", "ObjectTagging"),
     ("torrent", "GetObjectTorrent"),
-    ("versionId", "object versions"),
 ];
 
 fn unsupported(table: &[(&str, &'static str)], query: &Query) -> Option<&'static str> {
@@ -154,9 +177,18 @@ pub fn classify(
             return Ok(Operation::Unsupported { name });
         }
         return match *method {
-            Method::PUT if query.contains_key("versioning") => Ok(Operation::Unsupported {
-                name: "PutBucketVersioning",
-            }),
+            Method::PUT if query.contains_key("versioning") => {
+                Ok(Operation::PutBucketVersioning { bucket })
+            }
+            Method::PUT if query.contains_key("object-lock") => {
+                Ok(Operation::PutObjectLockConfiguration { bucket })
+            }
+            Method::GET if query.contains_key("object-lock") => {
+                Ok(Operation::GetObjectLockConfiguration { bucket })
+            }
+            Method::GET if query.contains_key("versions") => {
+                Ok(Operation::ListObjectVersions { bucket })
+            }
             Method::PUT => Ok(Operation::CreateBucket { bucket }),
             Method::HEAD => Ok(Operation::HeadBucket { bucket }),
             Method::DELETE => Ok(Operation::DeleteBucket { bucket }),
@@ -217,6 +249,18 @@ pub fn classify(
                 return Ok(Operation::Unsupported { name });
             }
             match method {
+                Method::PUT if query.contains_key("retention") => {
+                    Ok(Operation::PutObjectRetention { bucket, key })
+                }
+                Method::GET if query.contains_key("retention") => {
+                    Ok(Operation::GetObjectRetention { bucket, key })
+                }
+                Method::PUT if query.contains_key("legal-hold") => {
+                    Ok(Operation::PutObjectLegalHold { bucket, key })
+                }
+                Method::GET if query.contains_key("legal-hold") => {
+                    Ok(Operation::GetObjectLegalHold { bucket, key })
+                }
                 Method::PUT if headers.contains_key("x-amz-copy-source") => {
                     Ok(Operation::Unsupported { name: "CopyObject" })
                 }

@@ -53,6 +53,9 @@ pub async fn write_object(engine: &Engine, data: &[u8]) -> (NewVersion, ObjectRe
         key_id: version.key_id.clone(),
         parts: vec![written.part],
         multipart_count: 0,
+        versioned: false,
+        retention: None,
+        legal_hold: false,
     };
     (version, record)
 }

@@ -1,5 +1,5 @@
-//! Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation,
-//! GetBucketVersioning.
+//! Bucket operations: ListBuckets, CreateBucket (also with Object Lock), HeadBucket,
+//! DeleteBucket, GetBucketLocation.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use axum::response::Response;
 use http::StatusCode;
 
 use super::{RequestCtx, require_bucket};
-use crate::meta::{Bucket, MetaError};
+use crate::meta::{Bucket, ObjectLockConfig, Versioning};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 use crate::s3::xml::{MAX_XML_BODY, XmlWriter};
 use crate::s3::{S3State, empty_response, host, iso8601, now_ms, read_small_body, xml_response};
@@ -36,6 +36,7 @@ pub async fn create_bucket(
     req: RequestCtx,
 ) -> S3Result<Response> {
     host::check_bucket_name(bucket)?;
+    let headers = req.headers().clone();
     let (_, _, body) = req.into_body()?;
     let config = read_small_body(body, MAX_XML_BODY).await?;
     if !config.iter().all(u8::is_ascii_whitespace) {
@@ -60,13 +61,16 @@ pub async fn create_bucket(
             ));
         }
     }
-    state
-        .meta
-        .create_bucket(&Bucket {
-            name: bucket.to_string(),
-            created_ms: now_ms(),
-        })
-        .await?;
+    let mut record = Bucket::new(bucket, now_ms());
+    if headers
+        .get("x-amz-bucket-object-lock-enabled")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
+        record.versioning = Versioning::Enabled;
+        record.object_lock = Some(ObjectLockConfig::default());
+    }
+    state.meta.create_bucket(&record).await?;
     let mut r = empty_response(StatusCode::OK);
     if let Ok(v) = format!("/{bucket}").parse() {
         r.headers_mut().insert(http::header::LOCATION, v);
@@ -101,13 +105,4 @@ pub async fn get_bucket_location(state: &Arc<S3State>, bucket: &str) -> S3Result
         crate::s3::xml::escape(region)
     );
     Ok(xml_response(body))
-}
-
-pub async fn get_bucket_versioning(state: &Arc<S3State>, bucket: &str) -> S3Result<Response> {
-    match state.meta.get_bucket(bucket).await? {
-        Some(_) => Ok(xml_response(
-            XmlWriter::new("VersioningConfiguration").finish("VersioningConfiguration"),
-        )),
-        None => Err(MetaError::NoSuchBucket.into()),
-    }
 }

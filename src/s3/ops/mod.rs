@@ -5,6 +5,7 @@ mod bucket;
 mod list;
 mod multipart;
 mod object;
+pub mod versioning;
 
 use std::sync::Arc;
 
@@ -51,7 +52,31 @@ pub async fn dispatch(state: &Arc<S3State>, op: Operation, req: RequestCtx) -> S
         HeadBucket { bucket } => bucket::head_bucket(state, &bucket).await,
         DeleteBucket { bucket } => bucket::delete_bucket(state, &bucket).await,
         GetBucketLocation { bucket } => bucket::get_bucket_location(state, &bucket).await,
-        GetBucketVersioning { bucket } => bucket::get_bucket_versioning(state, &bucket).await,
+        GetBucketVersioning { bucket } => versioning::get_bucket_versioning(state, &bucket).await,
+        PutBucketVersioning { bucket } => {
+            versioning::put_bucket_versioning(state, &bucket, req).await
+        }
+        ListObjectVersions { bucket } => {
+            versioning::list_object_versions(state, &bucket, &req.query).await
+        }
+        GetObjectLockConfiguration { bucket } => {
+            versioning::get_object_lock_configuration(state, &bucket).await
+        }
+        PutObjectLockConfiguration { bucket } => {
+            versioning::put_object_lock_configuration(state, &bucket, req).await
+        }
+        GetObjectRetention { bucket, key } => {
+            versioning::get_object_retention(state, &bucket, &key, &req.query).await
+        }
+        PutObjectRetention { bucket, key } => {
+            versioning::put_object_retention(state, &bucket, &key, req).await
+        }
+        GetObjectLegalHold { bucket, key } => {
+            versioning::get_object_legal_hold(state, &bucket, &key, &req.query).await
+        }
+        PutObjectLegalHold { bucket, key } => {
+            versioning::put_object_legal_hold(state, &bucket, &key, req).await
+        }
         ListObjects { bucket } => list::list_objects(state, &bucket, &req.query, false).await,
         ListObjectsV2 { bucket } => list::list_objects(state, &bucket, &req.query, true).await,
         ListMultipartUploads { bucket } => {
@@ -61,7 +86,7 @@ pub async fn dispatch(state: &Arc<S3State>, op: Operation, req: RequestCtx) -> S
         PutObject { bucket, key } => object::put_object(state, &bucket, &key, req).await,
         GetObject { bucket, key } => object::get_object(state, &bucket, &key, req, false).await,
         HeadObject { bucket, key } => object::get_object(state, &bucket, &key, req, true).await,
-        DeleteObject { bucket, key } => object::delete_object(state, &bucket, &key).await,
+        DeleteObject { bucket, key } => object::delete_object(state, &bucket, &key, req).await,
         CreateMultipartUpload { bucket, key } => multipart::create(state, &bucket, &key, req).await,
         UploadPart {
             bucket,
@@ -109,6 +134,21 @@ impl From<MetaError> for S3Error {
             MetaError::NoSuchUpload => S3Error::new(
                 S3ErrorCode::NoSuchUpload,
                 "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+            ),
+            MetaError::NoSuchVersion => S3Error::new(
+                S3ErrorCode::NoSuchVersion,
+                "The specified version does not exist.",
+            ),
+            MetaError::ObjectLocked(why) => S3Error::new(
+                S3ErrorCode::AccessDenied,
+                format!("Access Denied because object protected by object lock ({why})"),
+            ),
+            MetaError::InvalidBucketState(why) => {
+                S3Error::new(S3ErrorCode::InvalidBucketState, why)
+            }
+            MetaError::IsDeleteMarker => S3Error::new(
+                S3ErrorCode::MethodNotAllowed,
+                "The specified method is not allowed against this resource.",
             ),
             MetaError::Internal(detail) => S3Error::internal(detail),
         }

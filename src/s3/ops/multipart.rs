@@ -48,6 +48,7 @@ pub async fn create(
         .get("x-amz-checksum-algorithm")
         .and_then(|v| v.to_str().ok())
         .map(str::to_ascii_uppercase);
+    let settings = super::versioning::new_version_settings(state, bucket, req.headers()).await?;
     let version = state.engine.new_version();
     let upload = MultipartUpload {
         upload_id: crate::engine::random_id(),
@@ -60,6 +61,8 @@ pub async fn create(
         checksum_algorithm: checksum_algorithm.clone(),
         wrapped_dek: version.wrapped_dek,
         key_id: version.key_id,
+        retention: settings.retention,
+        legal_hold: settings.legal_hold,
     };
     state.meta.create_upload(&upload).await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
@@ -123,7 +126,8 @@ pub async fn complete(
     upload_id: &str,
     req: RequestCtx,
 ) -> S3Result<Response> {
-    require_bucket(state, bucket).await?;
+    let settings =
+        super::versioning::new_version_settings(state, bucket, &http::HeaderMap::new()).await?;
     let upload = load_upload(state, bucket, key, upload_id).await?;
     let (_, _, body) = req.into_body()?;
     let raw = read_small_body(body, MAX_XML_BODY).await?;
@@ -192,6 +196,9 @@ pub async fn complete(
         key_id: upload.key_id.clone(),
         parts,
         multipart_count: count,
+        versioned: settings.versioned,
+        retention: upload.retention.clone(),
+        legal_hold: upload.legal_hold,
     };
     commit_parts_record(state, upload_id, &record).await?;
     let mut w = XmlWriter::new("CompleteMultipartUploadResult");
@@ -199,7 +206,13 @@ pub async fn complete(
         .elem("Bucket", bucket)
         .elem("Key", key)
         .elem("ETag", quoted(&record.etag));
-    Ok(xml_response(w.finish("CompleteMultipartUploadResult")))
+    let mut r = xml_response(w.finish("CompleteMultipartUploadResult"));
+    super::versioning::version_id_header(
+        &mut r,
+        settings.bucket_versioning,
+        record.s3_version_id(),
+    );
+    Ok(r)
 }
 
 async fn all_parts(state: &S3State, upload_id: &str) -> S3Result<Vec<UploadedPart>> {

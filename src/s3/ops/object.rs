@@ -9,6 +9,7 @@ use http::{HeaderValue, StatusCode};
 
 use super::{
     RequestCtx, check_object_target, object_metadata, quoted, release_orphans, require_bucket,
+    versioning,
 };
 use crate::meta::{Checksum, ObjectRecord};
 use crate::s3::auth::VerifiedBody;
@@ -78,6 +79,7 @@ pub async fn put_object(
 ) -> S3Result<Response> {
     check_object_target(state, bucket, key).await?;
     let (headers, user_meta) = object_metadata(req.headers())?;
+    let settings = versioning::new_version_settings(state, bucket, req.headers()).await?;
     let version = state.engine.new_version();
     let (written, checksum) = receive_part(
         state,
@@ -88,7 +90,7 @@ pub async fn put_object(
         "FULL_OBJECT",
     )
     .await?;
-    let record = ObjectRecord {
+    let mut record = ObjectRecord {
         bucket: bucket.to_string(),
         key: key.to_string(),
         version_id: version.version_id,
@@ -102,9 +104,14 @@ pub async fn put_object(
         key_id: version.key_id,
         parts: vec![written.part],
         multipart_count: 0,
+        versioned: false,
+        retention: None,
+        legal_hold: false,
     };
+    settings.apply(&mut record);
     commit(state, &record).await?;
     let mut r = empty_response(StatusCode::OK);
+    versioning::version_id_header(&mut r, settings.bucket_versioning, record.s3_version_id());
     r.headers_mut().insert(
         http::header::ETAG,
         HeaderValue::from_str(&quoted(&record.etag)).expect("hex"),
@@ -217,11 +224,8 @@ pub async fn get_object(
     req: RequestCtx,
     head: bool,
 ) -> S3Result<Response> {
-    require_bucket(state, bucket).await?;
-    let record =
-        state.meta.get_object(bucket, key).await?.ok_or_else(|| {
-            S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
-        })?;
+    let (record, bucket_versioning) =
+        versioning::resolve_read(state, bucket, key, &req.query).await?;
     let headers = req.headers();
     let range_header = headers
         .get(http::header::RANGE)
@@ -320,6 +324,17 @@ pub async fn get_object(
     {
         checksum_header(&mut r, c);
     }
+    let explicit_version = req.query.contains_key("versionId");
+    versioning::version_id_header(
+        &mut r,
+        if explicit_version {
+            crate::meta::Versioning::Enabled
+        } else {
+            bucket_versioning
+        },
+        record.s3_version_id(),
+    );
+    versioning::lock_headers(&mut r, &record);
     Ok(r)
 }
 
@@ -374,16 +389,18 @@ fn part_range(
     ))
 }
 
-pub async fn delete_object(state: &Arc<S3State>, bucket: &str, key: &str) -> S3Result<Response> {
-    require_bucket(state, bucket).await?;
-    remove(state, bucket, key).await?;
-    Ok(empty_response(StatusCode::NO_CONTENT))
-}
-
-async fn remove(state: &S3State, bucket: &str, key: &str) -> S3Result<()> {
-    let orphans = state.meta.delete_object(bucket, key).await?;
-    release_orphans(state, orphans).await;
-    Ok(())
+pub async fn delete_object(
+    state: &Arc<S3State>,
+    bucket: &str,
+    key: &str,
+    req: RequestCtx,
+) -> S3Result<Response> {
+    let version = versioning::requested_version(&req.query)?;
+    let bypass = versioning::bypass_governance(req.headers());
+    let outcome = versioning::delete(state, bucket, key, version, bypass).await?;
+    let mut r = empty_response(StatusCode::NO_CONTENT);
+    versioning::delete_headers(&mut r, &outcome);
+    Ok(r)
 }
 
 /// Most keys one DeleteObjects request may name.
@@ -395,6 +412,7 @@ pub async fn delete_objects(
     req: RequestCtx,
 ) -> S3Result<Response> {
     require_bucket(state, bucket).await?;
+    let headers = req.headers().clone();
     let (_, _, body) = req.into_body()?;
     let content_md5 = body.content_md5;
     let raw = read_small_body(body, MAX_XML_BODY).await?;
@@ -408,6 +426,7 @@ pub async fn delete_objects(
             ));
         }
     }
+    let bypass = versioning::bypass_governance(&headers);
     let request: xml::Delete = xml::parse(&raw)?;
     if request.objects.is_empty() || request.objects.len() > MAX_DELETE_KEYS {
         return Err(S3Error::new(
@@ -418,15 +437,32 @@ pub async fn delete_objects(
     let mut w = XmlWriter::new("DeleteResult");
     for entry in &request.objects {
         let outcome = match crate::s3::host::check_key(&entry.key) {
-            Ok(()) => remove(state, bucket, &entry.key).await,
+            Ok(()) => {
+                versioning::delete(
+                    state,
+                    bucket,
+                    &entry.key,
+                    entry.version_id.as_deref(),
+                    bypass,
+                )
+                .await
+            }
             Err(e) => Err(e),
         };
         match outcome {
-            Ok(()) if request.quiet => {}
-            Ok(()) => {
+            Ok(_) if request.quiet => {}
+            Ok(done) => {
                 w.open("Deleted").elem("Key", &entry.key);
                 if let Some(v) = &entry.version_id {
                     w.elem("VersionId", v);
+                    if done.delete_marker {
+                        w.elem("DeleteMarker", "true");
+                    }
+                } else if done.delete_marker {
+                    w.elem("DeleteMarker", "true");
+                    if let Some(v) = &done.version_id {
+                        w.elem("DeleteMarkerVersionId", v);
+                    }
                 }
                 w.close("Deleted");
             }
