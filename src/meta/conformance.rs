@@ -10,8 +10,9 @@
 use std::collections::BTreeSet;
 
 use super::{
-    Bucket, Checksum, ListQuery, MetaError, MetaStore, MultipartUpload, ObjectRecord, OrphanBlob,
-    Orphans, ShardRef, StoredPart, UploadListQuery, UploadedPart,
+    Bucket, Checksum, DeleteMarker, ListQuery, LockChange, MetaError, MetaStore, MultipartUpload,
+    ObjectRecord, OrphanBlob, Orphans, Retention, RetentionMode, ShardRef, StoredPart,
+    UploadListQuery, UploadedPart, VersionEntry, VersionListQuery, Versioning,
 };
 
 /// Runs every conformance test in turn.
@@ -25,6 +26,9 @@ pub async fn run_all(store: &dyn MetaStore) {
     multipart_abort(store).await;
     list_uploads_order_and_markers(store).await;
     orphan_queue(store).await;
+    versions_and_delete_markers(store).await;
+    suspended_null_versions(store).await;
+    object_lock_rules(store).await;
 }
 
 // ----- builders -------------------------------------------------------------------------------
@@ -1271,4 +1275,282 @@ pub async fn orphan_queue(store: &dyn MetaStore) {
     assert!(gone.entries[0].0 > queued[3].0, "ids only grow: {gone:?}");
     check_queued_and_forget(store, &gone).await;
     store.delete_bucket(b).await.expect("delete_bucket");
+}
+
+// ----- versions ---------------------------------------------------------------------------------
+
+fn versioned(bucket: &str, key: &str, version: &str, blob: &str) -> ObjectRecord {
+    let mut r = object(bucket, key, version, &[blob]);
+    r.versioned = true;
+    r
+}
+
+fn marker(bucket: &str, key: &str, version: &str, versioned: bool) -> DeleteMarker {
+    DeleteMarker {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        version_id: version.to_owned(),
+        versioned,
+        last_modified_ms: 1_700_000_000_999,
+    }
+}
+
+/// (key, S3 version id, is marker, is latest) of a whole version listing.
+async fn all_versions(store: &dyn MetaStore, b: &str) -> Vec<(String, String, bool, bool)> {
+    store
+        .list_versions(
+            b,
+            &VersionListQuery {
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("list_versions")
+        .into_iter()
+        .map(|v| {
+            (
+                v.entry.key().to_owned(),
+                v.entry.s3_version_id().to_owned(),
+                matches!(v.entry, VersionEntry::DeleteMarker(_)),
+                v.is_latest,
+            )
+        })
+        .collect()
+}
+
+fn row(key: &str, v: &str, marker: bool, latest: bool) -> (String, String, bool, bool) {
+    (key.to_owned(), v.to_owned(), marker, latest)
+}
+
+/// Enabled versioning: puts keep older versions, a delete adds a marker, deleting versions by
+/// id promotes the next newest; listings order keys, then newest first, and resume at markers.
+pub async fn versions_and_delete_markers(store: &dyn MetaStore) {
+    let b = "conf-versions";
+    store.create_bucket(&bucket(b)).await.unwrap();
+    store
+        .set_bucket_versioning(b, Versioning::Enabled)
+        .await
+        .unwrap();
+    let v1 = versioned(b, "k", "a1a1", "vb-1");
+    let v2 = versioned(b, "k", "a2a2", "vb-2");
+    assert_eq!(store.put_object(&v1).await.unwrap(), Orphans::default());
+    assert_eq!(
+        store.put_object(&v2).await.unwrap(),
+        Orphans::default(),
+        "a versioned put orphans nothing"
+    );
+    store
+        .put_object(&versioned(b, "z", "z1z1", "vb-z"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_object(b, "k").await.unwrap(), Some(v2.clone()));
+    assert_eq!(
+        store.get_version(b, "k", "a1a1").await.unwrap(),
+        Some(VersionEntry::Object(Box::new(v1.clone())))
+    );
+    let o = store
+        .put_delete_marker(&marker(b, "k", "m1m1", true))
+        .await
+        .unwrap();
+    assert_eq!(o, Orphans::default());
+    assert_eq!(
+        store.get_object(b, "k").await.unwrap(),
+        None,
+        "hidden by the marker"
+    );
+    assert_eq!(
+        all_versions(store, b).await,
+        vec![
+            row("k", "m1m1", true, true),
+            row("k", "a2a2", false, false),
+            row("k", "a1a1", false, false),
+            row("z", "z1z1", false, true),
+        ]
+    );
+    // resume after the middle version of k
+    let page = store
+        .list_versions(
+            b,
+            &VersionListQuery {
+                after_key: Some("k".into()),
+                after_version: Some("a2a2".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page.iter().map(|v| v.entry.s3_version_id()).collect();
+    assert_eq!(ids, ["a1a1", "z1z1"]);
+    // removing the marker makes v2 current again; removing v2 then makes v1 current
+    let (gone, o) = store.delete_version(b, "k", "m1m1", false).await.unwrap();
+    assert!(matches!(gone, Some(VersionEntry::DeleteMarker(_))));
+    assert_eq!(o, Orphans::default());
+    assert_eq!(store.get_object(b, "k").await.unwrap(), Some(v2.clone()));
+    let (gone, o) = store.delete_version(b, "k", "a2a2", false).await.unwrap();
+    assert_eq!(gone, Some(VersionEntry::Object(Box::new(v2.clone()))));
+    assert_eq!(o.replaced_version.as_deref(), Some("a2a2"));
+    let queued: Vec<&str> = o.entries.iter().map(|(_, e)| e.blob_id.as_str()).collect();
+    assert_eq!(queued, ["vb-2"]);
+    check_queued_and_forget(store, &o).await;
+    assert_eq!(store.get_object(b, "k").await.unwrap(), Some(v1.clone()));
+    // a missing version is not an error
+    let (gone, o) = store.delete_version(b, "k", "ffff", false).await.unwrap();
+    assert_eq!((gone, o), (None, Orphans::default()));
+    assert!(matches!(
+        store.delete_bucket(b).await,
+        Err(MetaError::BucketNotEmpty)
+    ));
+    for (key, v) in [("k", "a1a1"), ("z", "z1z1")] {
+        let (_, o) = store.delete_version(b, key, v, false).await.unwrap();
+        check_queued_and_forget(store, &o).await;
+    }
+    assert!(all_versions(store, b).await.is_empty());
+    store.delete_bucket(b).await.unwrap();
+}
+
+/// Suspended versioning: null versions and null markers replace the null version; versioned
+/// ones stay.
+pub async fn suspended_null_versions(store: &dyn MetaStore) {
+    let b = "conf-suspended";
+    store.create_bucket(&bucket(b)).await.unwrap();
+    store
+        .set_bucket_versioning(b, Versioning::Enabled)
+        .await
+        .unwrap();
+    store
+        .put_object(&versioned(b, "k", "b1b1", "sb-1"))
+        .await
+        .unwrap();
+    store
+        .set_bucket_versioning(b, Versioning::Suspended)
+        .await
+        .unwrap();
+    let n1 = object(b, "k", "n1", &["sb-n1"]);
+    let n2 = object(b, "k", "n2", &["sb-n2"]);
+    assert_eq!(store.put_object(&n1).await.unwrap(), Orphans::default());
+    let o = store.put_object(&n2).await.unwrap();
+    assert_eq!(
+        o.replaced_version.as_deref(),
+        Some("n1"),
+        "the null version is replaced"
+    );
+    check_queued_and_forget(store, &o).await;
+    assert_eq!(
+        all_versions(store, b).await,
+        vec![
+            row("k", "null", false, true),
+            row("k", "b1b1", false, false)
+        ]
+    );
+    let o = store
+        .put_delete_marker(&marker(b, "k", "nm", false))
+        .await
+        .unwrap();
+    assert_eq!(o.replaced_version.as_deref(), Some("n2"));
+    check_queued_and_forget(store, &o).await;
+    assert_eq!(
+        all_versions(store, b).await,
+        vec![row("k", "null", true, true), row("k", "b1b1", false, false)]
+    );
+    for v in ["null", "b1b1"] {
+        let (_, o) = store.delete_version(b, "k", v, false).await.unwrap();
+        check_queued_and_forget(store, &o).await;
+    }
+    store.delete_bucket(b).await.unwrap();
+}
+
+/// Object Lock: locked versions cannot be deleted; compliance only extends; governance
+/// yields to the bypass; a legal hold blocks even the bypass.
+pub async fn object_lock_rules(store: &dyn MetaStore) {
+    let b = "conf-lock";
+    store.create_bucket(&bucket(b)).await.unwrap();
+    store
+        .set_bucket_object_lock(b, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_bucket(b).await.unwrap().unwrap().versioning,
+        Versioning::Enabled
+    );
+    assert!(matches!(
+        store.set_bucket_versioning(b, Versioning::Suspended).await,
+        Err(MetaError::InvalidBucketState(_))
+    ));
+    let far = 4_000_000_000_000; // year 2096
+    let mut c = versioned(b, "c", "c1c1", "lb-c");
+    c.retention = Some(Retention {
+        mode: RetentionMode::Compliance,
+        retain_until_ms: far,
+    });
+    let mut g = versioned(b, "g", "g1g1", "lb-g");
+    g.retention = Some(Retention {
+        mode: RetentionMode::Governance,
+        retain_until_ms: far,
+    });
+    store.put_object(&c).await.unwrap();
+    store.put_object(&g).await.unwrap();
+    for bypass in [false, true] {
+        assert!(matches!(
+            store.delete_version(b, "c", "c1c1", bypass).await,
+            Err(MetaError::ObjectLocked(_))
+        ));
+    }
+    let shorten = |mode, until, bypass| LockChange::Retention {
+        retention: Some(Retention {
+            mode,
+            retain_until_ms: until,
+        }),
+        bypass_governance: bypass,
+    };
+    assert!(matches!(
+        store
+            .update_version_lock(
+                b,
+                "c",
+                "c1c1",
+                &shorten(RetentionMode::Compliance, far - 1, true)
+            )
+            .await,
+        Err(MetaError::ObjectLocked(_))
+    ));
+    let extended = store
+        .update_version_lock(
+            b,
+            "c",
+            "c1c1",
+            &shorten(RetentionMode::Compliance, far + 1, false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(extended.retention.unwrap().retain_until_ms, far + 1);
+    // governance: held, then bypassed
+    assert!(matches!(
+        store.delete_version(b, "g", "g1g1", false).await,
+        Err(MetaError::ObjectLocked(_))
+    ));
+    store
+        .update_version_lock(b, "g", "g1g1", &LockChange::LegalHold(true))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.delete_version(b, "g", "g1g1", true).await,
+        Err(MetaError::ObjectLocked(_))
+    ));
+    store
+        .update_version_lock(b, "g", "g1g1", &LockChange::LegalHold(false))
+        .await
+        .unwrap();
+    let (gone, o) = store.delete_version(b, "g", "g1g1", true).await.unwrap();
+    assert!(gone.is_some());
+    check_queued_and_forget(store, &o).await;
+    assert!(matches!(
+        store
+            .update_version_lock(b, "c", "ffff", &LockChange::LegalHold(true))
+            .await,
+        Err(MetaError::NoSuchVersion)
+    ));
+    // the compliance version stays (and so does this bucket)
+    assert!(store.get_version(b, "c", "c1c1").await.unwrap().is_some());
 }

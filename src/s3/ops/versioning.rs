@@ -496,6 +496,21 @@ pub async fn list_object_versions(
     Ok(xml_response(w.finish("ListVersionsResult")))
 }
 
+/// Rewrites the manifest copies of a version whose lock state changed, so `recover-index`
+/// restores the retention and legal hold in force, not those of the original PUT. The
+/// commit time stays the version's own (its place among the key's versions). The metadata
+/// store is already updated and stays the truth when a location misses the rewrite.
+async fn reseal_manifest(state: &S3State, record: &ObjectRecord) {
+    if let Err(e) = state
+        .engine
+        .write_manifest_copies(record, record.last_modified_ms)
+        .await
+    {
+        tracing::warn!(bucket = %record.bucket, key = %record.key, error = %e,
+            "rewriting manifest copies after a lock change failed; the index has the change");
+    }
+}
+
 // ----- Object Lock configuration ----------------------------------------------------------
 
 #[derive(Debug, Deserialize)]
@@ -673,7 +688,7 @@ pub async fn put_object_retention(
         }
         _ => return Err(malformed()),
     };
-    state
+    let updated = state
         .meta
         .update_version_lock(
             bucket,
@@ -685,6 +700,7 @@ pub async fn put_object_retention(
             },
         )
         .await?;
+    reseal_manifest(state, &updated).await;
     Ok(empty_response(StatusCode::OK))
 }
 
@@ -729,10 +745,11 @@ pub async fn put_object_legal_hold(
         Some("OFF") => false,
         _ => return Err(malformed()),
     };
-    state
+    let updated = state
         .meta
         .update_version_lock(bucket, key, &version, &LockChange::LegalHold(on))
         .await?;
+    reseal_manifest(state, &updated).await;
     Ok(empty_response(StatusCode::OK))
 }
 
