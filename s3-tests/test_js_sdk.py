@@ -2,8 +2,8 @@
 gateway: js/scenario.mjs runs one scenario per call under Node.js and prints JSON; these tests
 assert on it and cross-check what was stored with boto3.
 
-Needs `node` (>= 18) on PATH and s3-tests/js/node_modules (run-all.sh runs `npm ci` there).
-Without them the tests are skipped, or fail when CI=true."""
+Needs `node` >= 20 (what the current SDK packages declare) on PATH and s3-tests/js/node_modules
+(run-all.sh runs `npm ci` there). Without them the tests are skipped, or fail when CI=true."""
 
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ JS_DIR = Path(__file__).resolve().parent / "js"
 def _node_problem() -> str | None:
     node = shutil.which("node")
     if not node:
-        return "node (Node.js >= 18) is not on PATH"
+        return "node (Node.js >= 20) is not on PATH"
     v = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
     m = re.match(r"v(\d+)\.", v)
-    if not m or int(m.group(1)) < 18:
-        return f"node {v!r} is older than 18"
+    if not m or int(m.group(1)) < 20:
+        return f"node {v!r} is older than 20 (the AWS SDK packages need >= 20)"
     if not (JS_DIR / "node_modules" / "@aws-sdk" / "client-s3").is_dir():
         return "s3-tests/js/node_modules is missing: run `npm ci` in s3-tests/js (run-all.sh does)"
     return None
