@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
@@ -185,29 +186,41 @@ def test_js_delete_objects(js, s3, bucket):
     assert any(k.startswith("x-amz-checksum-") or k == "content-md5" for k in h), h
 
 
-def test_js_lib_storage_multipart_upload(js, s3, bucket, tmp_path):
-    size = 12 * MiB + 123
+UPLOAD_SIZE = 12 * MiB + 123
+PART = 5 * MiB
+
+
+def _upload_source(tmp_path):
     src = tmp_path / "in.bin"
-    md5 = data.write_file(src, "js-upload", size)
+    md5 = data.write_file(src, "js-upload", UPLOAD_SIZE)
     body = src.read_bytes()
-    part = 5 * MiB
-    part_md5s = [hashlib.md5(body[i : i + part]).digest() for i in range(0, size, part)]
-    assert len(part_md5s) == 3
+    parts = [body[i : i + PART] for i in range(0, UPLOAD_SIZE, PART)]
+    assert len(parts) == 3
+    return src, md5, body, parts
+
+
+def test_js_lib_storage_multipart_upload(js, s3, bucket, tmp_path):
+    src, md5, body, parts = _upload_source(tmp_path)
+    size = UPLOAD_SIZE
+    part_md5s = [hashlib.md5(p).digest() for p in parts]
     out = js.run("upload", file_in=src, file_out=tmp_path / "out.bin")
 
     assert "CreateMultipartUploadCommand" in out["commands"], out["commands"]
     assert "CompleteMultipartUploadCommand" in out["commands"], out["commands"]
-    assert len(out["upload_part_headers"]) == 3
-    for h in map(_lower, out["upload_part_headers"]):
-        # the SDK's default flexible checksum on every part
-        assert "x-amz-checksum-crc32" in h or h.get("x-amz-trailer") == "x-amz-checksum-crc32", h
+    # by default (requestChecksumCalculation WHEN_SUPPORTED) the SDK asks for CRC32 checksums
+    # on CreateMultipartUpload too, without ChecksumAlgorithm in the Upload's params
+    create = _lower(out["create_headers"])
+    assert create.get("x-amz-checksum-algorithm") == "CRC32", create
+    # the SDK's default flexible checksum on every part (parts go out two at a time)
+    part_crcs = sorted(_lower(h).get("x-amz-checksum-crc32") for h in out["upload_part_headers"])
+    assert part_crcs == sorted(checksum_b64("crc32", p) for p in parts), part_crcs
     assert out["result"]["ETag"] == data.multipart_etag(part_md5s), out["result"]
     assert out["get"]["md5"] == md5
     assert out["get"]["ContentLength"] == size
     assert out["get"]["ContentType"] == "application/x-cw-upload"
     assert out["get"]["Metadata"] == {"via": "lib-storage"}
     assert data.file_md5(tmp_path / "out.bin") == md5
-    got = s3.get_object(Bucket=bucket, Key="upload.bin")
+    got = s3.get_object(Bucket=bucket, Key=out["result"]["Key"])
     assert got["ETag"] == data.multipart_etag(part_md5s)
     assert hashlib.md5(got["Body"].read()).hexdigest() == md5
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
@@ -267,3 +280,25 @@ def test_js_error_names(js, s3, bucket):
     }
     got = {k: (v["name"], v["status"]) for k, v in out.items()}
     assert got == expect, out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gateway bug: a multipart upload created with x-amz-checksum-algorithm gets no "
+    "composite checksum (CompleteMultipartUpload stores checksum None and returns no "
+    "ChecksumCRC32/ChecksumType; HEAD/GET with checksum mode return none)",
+)
+def test_js_lib_storage_upload_composite_checksum(js, tmp_path):
+    """The SDK's default multipart upload (x-amz-checksum-algorithm: CRC32 on
+    CreateMultipartUpload, a CRC32 on every part and in CompleteMultipartUpload's part list):
+    S3 answers Complete with the composite CRC32 and returns it on HEAD/GET with checksum mode."""
+    src, md5, body, parts = _upload_source(tmp_path)
+    out = js.run("upload", file_in=src, file_out=tmp_path / "out.bin")
+    assert out["get"]["md5"] == md5
+    # S3's composite checksum: CRC32 over the parts' big-endian CRC32 digests, then "-<parts>"
+    digests = b"".join(zlib.crc32(p).to_bytes(4, "big") for p in parts)
+    composite = checksum_b64("crc32", digests) + "-3"
+    assert out["result"]["ChecksumCRC32"] == composite, out["result"]
+    assert out["result"]["ChecksumType"] == "COMPOSITE", out["result"]
+    assert out["head"]["ChecksumCRC32"] == composite, out["head"]
+    assert out["head"]["ChecksumType"] == "COMPOSITE", out["head"]

@@ -225,12 +225,13 @@ const scenarios = {
   async upload() {
     const s3 = client();
     const bucket = env("CW_BUCKET");
+    const key = "upload.bin";
     const parts = [];
     const upload = new Upload({
       client: s3,
       params: {
         Bucket: bucket,
-        Key: "upload.bin",
+        Key: key,
         Body: createReadStream(env("CW_FILE_IN")),
         ContentType: "application/x-cw-upload",
         Metadata: { via: "lib-storage" },
@@ -241,18 +242,26 @@ const scenarios = {
     });
     upload.on("httpUploadProgress", (p) => parts.push(p.part));
     const result = await upload.done();
-    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "upload.bin" }));
+    const got = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }),
+    );
     const bytes = await bodyBytes(got.Body);
     writeFileSync(env("CW_FILE_OUT"), bytes);
+    const head = await s3.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }),
+    );
     return {
-      result: pick(result, ["ETag", "Key", "Bucket", "Location", "ChecksumCRC32"]),
+      result: pick(result, ["ETag", "Key", "Bucket", "Location", "ChecksumCRC32", "ChecksumType"]),
+      head: pick(head, ["ETag", "ContentLength", "ChecksumCRC32", "ChecksumType"]),
       parts_seen: [...new Set(parts)].sort((a, b) => a - b),
+      create_headers:
+        sent.find((r) => r.command === "CreateMultipartUploadCommand")?.headers ?? null,
       upload_part_headers: sent
         .filter((r) => r.command === "UploadPartCommand")
         .map((r) => r.headers),
       commands: [...new Set(sent.map((r) => r.command))],
       get: {
-        ...pick(got, ["ETag", "ContentLength", "ContentType", "Metadata"]),
+        ...pick(got, ["ETag", "ContentLength", "ContentType", "Metadata", "ChecksumCRC32"]),
         md5: md5(bytes),
       },
     };
