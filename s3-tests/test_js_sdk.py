@@ -104,19 +104,19 @@ def test_js_put_get_default_crc32(js, s3, bucket, tmp_path):
     crc = checksum_b64("crc32", body)
     out = js.run("put-get", file_in=src, file_out=tmp_path / "out")
 
-    # a Buffer body: the SDK sends its CRC32 (as a header or an aws-chunked trailer)
-    for which in ("put_buffer", "put_stream"):
-        h = _lower(out[which]["request_headers"])
-        sent_crc = h.get("x-amz-checksum-crc32") or (
-            "trailer" if h.get("x-amz-trailer") == "x-amz-checksum-crc32" else None
-        )
-        assert sent_crc in (crc, "trailer"), (which, h)
-        assert out[which]["ETag"] == f'"{md5}"', out[which]
-        assert out[which]["ChecksumCRC32"] == crc, out[which]
-    # the file stream is sent aws-chunked with the CRC32 as trailer
+    # a Buffer body: the SDK's default CRC32 as a signed header
+    h = _lower(out["put_buffer"]["request_headers"])
+    assert h.get("x-amz-checksum-crc32") == crc, h
+    assert h.get("x-amz-sdk-checksum-algorithm") == "CRC32", h
+    # a file stream: sent aws-chunked (STREAMING-UNSIGNED-PAYLOAD-TRAILER), the CRC32 as trailer
     h = _lower(out["put_stream"]["request_headers"])
     assert h.get("x-amz-trailer") == "x-amz-checksum-crc32", h
     assert h.get("x-amz-decoded-content-length") == str(size), h
+    assert "aws-chunked" in h.get("content-encoding", ""), h
+    for which in ("put_buffer", "put_stream"):
+        # the gateway's answer: MD5 ETag and the CRC32 it verified
+        assert out[which]["ETag"] == f'"{md5}"', out[which]
+        assert out[which]["ChecksumCRC32"] == crc, out[which]
 
     for key in ("buffer.bin", "stream.bin"):
         got = out[f"get_{key}"]
