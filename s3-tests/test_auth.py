@@ -4,10 +4,12 @@ STREAMING-UNSIGNED-PAYLOAD-TRAILER (with x-amz-checksum-* trailers)."""
 
 import datetime as dt
 import hashlib
+import re
 import time
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from cwtest import data
 from cwtest.checksums import ALGORITHMS, checksum_b64
@@ -301,3 +303,140 @@ def test_presigned_expired_and_tampered(s3, bucket):
     r = requests.get(url.replace("/pre2?", "/pre3?"), timeout=30)
     assert r.status_code == 403, r.text
     assert "<Code>SignatureDoesNotMatch</Code>" in r.text
+
+
+def _presign(s3, method, bucket, key, expires=300, **params):
+    return s3.generate_presigned_url(
+        method, Params={"Bucket": bucket, "Key": key, **params}, ExpiresIn=expires
+    )
+
+
+def _code(r) -> str | None:
+    m = re.search(r"<Code>([^<]+)</Code>", r.text)
+    return m.group(1) if m else None
+
+
+def test_presigned_head(s3, bucket):
+    body = data.content("presigned-head", 12_345)
+    s3.put_object(Bucket=bucket, Key="ph", Body=body, ContentType="text/x-ph", Metadata={"k": "v"})
+    r = requests.head(_presign(s3, "head_object", bucket, "ph"), timeout=30)
+    assert r.status_code == 200, r.headers
+    assert r.headers["Content-Length"] == str(len(body))
+    assert r.headers["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    assert r.headers["Content-Type"] == "text/x-ph"
+    assert r.headers["x-amz-meta-k"] == "v"
+    assert r.content == b""
+    # a presigned HEAD of a missing key: 404, no body
+    r = requests.head(_presign(s3, "head_object", bucket, "ph-missing"), timeout=30)
+    assert r.status_code == 404 and r.content == b""
+    # the HEAD URL is for HEAD only: as a GET it no longer matches its signature
+    r = requests.get(_presign(s3, "head_object", bucket, "ph"), timeout=30)
+    assert r.status_code == 403 and _code(r) == "SignatureDoesNotMatch", r.text
+
+
+@pytest.mark.parametrize("expires", [60, 3600, 604800])
+def test_presigned_expiry_up_to_a_week(s3, bucket, expires):
+    s3.put_object(Bucket=bucket, Key="pe", Body=b"valid for a while")
+    url = _presign(s3, "get_object", bucket, "pe", expires)
+    assert f"X-Amz-Expires={expires}&" in url or url.endswith(f"X-Amz-Expires={expires}")
+    r = requests.get(url, timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.content == b"valid for a while"
+    put = _presign(s3, "put_object", bucket, f"pe-put-{expires}", expires)
+    r = requests.put(put, data=b"put within the week", timeout=30)
+    assert r.status_code == 200, r.text
+    got = s3.get_object(Bucket=bucket, Key=f"pe-put-{expires}")["Body"].read()
+    assert got == b"put within the week"
+
+
+@pytest.mark.parametrize("expires", [604801, 10 * 604800])
+def test_presigned_expiry_over_a_week_refused(s3, bucket, expires):
+    s3.put_object(Bucket=bucket, Key="pw", Body=b"x")
+    r = requests.get(_presign(s3, "get_object", bucket, "pw", expires), timeout=30)
+    assert r.status_code == 400, r.text
+    assert "X-Amz-Expires must be less than a week" in r.text, r.text
+    r = requests.put(_presign(s3, "put_object", bucket, "pw-put", expires), data=b"no", timeout=30)
+    assert r.status_code == 400, r.text
+    r = requests.head(_presign(s3, "head_object", bucket, "pw", expires), timeout=30)
+    assert r.status_code == 400 and r.content == b""
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="pw-put")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gateway bug: presigned query-parameter errors (query_error in src/s3/auth/sigv4.rs) "
+    "answer InvalidArgument; S3 answers AuthorizationQueryParametersError",
+)
+def test_presigned_expiry_over_a_week_error_code(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="pw", Body=b"x")
+    r = requests.get(_presign(s3, "get_object", bucket, "pw", 604801), timeout=30)
+    assert r.status_code == 400, r.text
+    assert _code(r) == "AuthorizationQueryParametersError", r.text
+    r = requests.put(_presign(s3, "put_object", bucket, "pw-put", 604801), data=b"no", timeout=30)
+    assert r.status_code == 400, r.text
+    assert _code(r) == "AuthorizationQueryParametersError", r.text
+
+
+def test_presigned_expired_put_and_head(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="px", Body=b"x")
+    put = _presign(s3, "put_object", bucket, "px-put", 1)
+    head = _presign(s3, "head_object", bucket, "px", 1)
+    time.sleep(2.5)
+    r = requests.put(put, data=b"too late", timeout=30)
+    assert r.status_code == 403 and _code(r) == "AccessDenied", r.text
+    r = requests.head(head, timeout=30)
+    assert r.status_code == 403 and r.content == b""
+    with pytest.raises(ClientError) as e:
+        s3.head_object(Bucket=bucket, Key="px-put")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def _flip_signature(url: str) -> str:
+    m = re.search(r"X-Amz-Signature=([0-9a-f]{64})", url)
+    sig = m.group(1)
+    bad = sig[:-1] + ("0" if sig[-1] != "0" else "1")
+    return url.replace(sig, bad)
+
+
+def _one_second_later(m) -> str:
+    t = dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M%SZ") + dt.timedelta(seconds=1)
+    if t.strftime("%Y%m%d") != m.group(1)[:8]:  # keep the credential scope's date
+        t -= dt.timedelta(seconds=2)
+    return "X-Amz-Date=" + t.strftime("%Y%m%dT%H%M%SZ")
+
+
+def test_presigned_tampered(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="pt", Body=b"tamper target")
+    s3.put_object(Bucket=bucket, Key="pt-other", Body=b"other object")
+    url = _presign(s3, "get_object", bucket, "pt")
+    assert requests.get(url, timeout=30).content == b"tamper target"
+    tampered = {
+        "signature": _flip_signature(url),
+        "path (other key)": url.replace("/pt?", "/pt-other?"),
+        "path (other bucket)": url.replace(f"/{bucket}/", f"/{bucket}x/"),
+        "query (expiry raised)": url.replace("X-Amz-Expires=300", "X-Amz-Expires=3000"),
+        "query (parameter added)": url + "&response-content-type=text%2Fevil",
+        # one second later: still within the validity window, but not what was signed
+        "query (date moved)": re.sub(r"X-Amz-Date=(\d{8}T\d{6}Z)", _one_second_later, url),
+    }
+    assert all(t != url for t in tampered.values())
+    for what, t in tampered.items():
+        r = requests.get(t, timeout=30)
+        assert r.status_code == 403, (what, r.status_code, r.text)
+        assert _code(r) == "SignatureDoesNotMatch", (what, r.text)
+    # the GET URL used for a PUT (method is signed): refused, nothing written
+    r = requests.put(url, data=b"overwrite attempt", timeout=30)
+    assert r.status_code == 403 and _code(r) == "SignatureDoesNotMatch", r.text
+    assert s3.get_object(Bucket=bucket, Key="pt")["Body"].read() == b"tamper target"
+    # a PUT URL for one key used for another: refused, nothing stored
+    put = _presign(s3, "put_object", bucket, "pt-new")
+    r = requests.put(put.replace("/pt-new?", "/pt-new2?"), data=b"elsewhere", timeout=30)
+    assert r.status_code == 403 and _code(r) == "SignatureDoesNotMatch", r.text
+    r = requests.put(_flip_signature(put), data=b"elsewhere", timeout=30)
+    assert r.status_code == 403 and _code(r) == "SignatureDoesNotMatch", r.text
+    for key in ("pt-new", "pt-new2"):
+        with pytest.raises(ClientError) as e:
+            s3.head_object(Bucket=bucket, Key=key)
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
