@@ -364,11 +364,6 @@ def test_presigned_expiry_over_a_week_refused(s3, bucket, expires):
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: presigned query-parameter errors (query_error in src/s3/auth/sigv4.rs) "
-    "answer InvalidArgument; S3 answers AuthorizationQueryParametersError",
-)
 def test_presigned_expiry_over_a_week_error_code(s3, bucket):
     s3.put_object(Bucket=bucket, Key="pw", Body=b"x")
     r = requests.get(_presign(s3, "get_object", bucket, "pw", 604801), timeout=30)

@@ -282,12 +282,6 @@ def test_js_error_names(js, s3, bucket):
     assert got == expect, out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: a multipart upload created with x-amz-checksum-algorithm gets no "
-    "composite checksum (CompleteMultipartUpload stores checksum None and returns no "
-    "ChecksumCRC32/ChecksumType; HEAD/GET with checksum mode return none)",
-)
 def test_js_lib_storage_upload_composite_checksum(js, tmp_path):
     """The SDK's default multipart upload (x-amz-checksum-algorithm: CRC32 on
     CreateMultipartUpload, a CRC32 on every part and in CompleteMultipartUpload's part list):

@@ -43,6 +43,7 @@ pub enum S3ErrorCode {
     InvalidBucketState,
     ObjectLockConfigurationNotFoundError,
     NoSuchObjectLockConfiguration,
+    AuthorizationQueryParametersError,
 }
 
 impl S3ErrorCode {
@@ -85,6 +86,7 @@ impl S3ErrorCode {
             InvalidBucketState => "InvalidBucketState",
             ObjectLockConfigurationNotFoundError => "ObjectLockConfigurationNotFoundError",
             NoSuchObjectLockConfiguration => "NoSuchObjectLockConfiguration",
+            AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
         }
     }
 
@@ -95,6 +97,7 @@ impl S3ErrorCode {
                 StatusCode::FORBIDDEN
             }
             AuthorizationHeaderMalformed
+            | AuthorizationQueryParametersError
             | BadDigest
             | EntityTooLarge
             | EntityTooSmall

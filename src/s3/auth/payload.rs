@@ -127,6 +127,30 @@ impl Hasher {
     }
 }
 
+/// The checksum S3 gives a multipart object whose parts all carry a checksum of `algorithm`
+/// (its upper-case name): the digest of the parts' decoded digests in part order, base64, then
+/// `-<part count>` (type COMPOSITE). `None` when the algorithm has no composite form
+/// (CRC64NVME is full-object only) or a part value does not decode.
+pub fn composite_checksum<'a>(
+    algorithm: &str,
+    part_values: impl ExactSizeIterator<Item = &'a str>,
+) -> Option<String> {
+    let alg = ChecksumAlgorithm::ALL
+        .into_iter()
+        .find(|a| a.name() == algorithm)
+        .filter(|a| *a != ChecksumAlgorithm::Crc64Nvme)?;
+    let count = part_values.len();
+    let mut hasher = alg.hasher();
+    for value in part_values {
+        let digest = BASE64.decode(value).ok()?;
+        if digest.len() != alg.digest_len() {
+            return None;
+        }
+        hasher.update(&digest);
+    }
+    Some(format!("{}-{count}", BASE64.encode(hasher.finish())))
+}
+
 /// A checksum being computed, with the expected value when it came in a header.
 struct PendingChecksum {
     algorithm: ChecksumAlgorithm,

@@ -122,8 +122,9 @@ fn malformed(message: impl Into<String>) -> S3Error {
     S3Error::new(S3ErrorCode::AuthorizationHeaderMalformed, message)
 }
 
+/// AWS answers every malformed presigned-URL parameter with this code (400).
 fn query_error(message: impl Into<String>) -> S3Error {
-    S3Error::new(S3ErrorCode::InvalidArgument, message)
+    S3Error::new(S3ErrorCode::AuthorizationQueryParametersError, message)
 }
 
 /// The parts of `Credential=AK/yyyymmdd/region/s3/aws4_request`.

@@ -182,6 +182,24 @@ pub async fn complete(
     }
     let count = parts.len() as u32;
     let etag = format!("{}-{count}", hex::encode(md5s.finalize()));
+    // Declared at create and carried by every part: the object gets S3's composite checksum.
+    let checksum = upload.checksum_algorithm.as_deref().and_then(|alg| {
+        let values: Option<Vec<&str>> = parts
+            .iter()
+            .map(|p| {
+                p.checksum
+                    .as_ref()
+                    .filter(|c| c.algorithm == alg)
+                    .map(|c| c.value.as_str())
+            })
+            .collect();
+        let value = crate::s3::auth::payload::composite_checksum(alg, values?.into_iter())?;
+        Some(crate::meta::Checksum {
+            algorithm: alg.to_string(),
+            value,
+            kind: "COMPOSITE".into(),
+        })
+    });
     let record = ObjectRecord {
         bucket: bucket.to_string(),
         key: key.to_string(),
@@ -191,7 +209,7 @@ pub async fn complete(
         last_modified_ms: now_ms(),
         headers: upload.headers.clone(),
         user_meta: upload.user_meta.clone(),
-        checksum: None,
+        checksum: checksum.clone(),
         wrapped_dek: upload.wrapped_dek.clone(),
         key_id: upload.key_id.clone(),
         parts,
@@ -206,6 +224,10 @@ pub async fn complete(
         .elem("Bucket", bucket)
         .elem("Key", key)
         .elem("ETag", quoted(&record.etag));
+    if let Some(c) = &checksum {
+        w.elem(&format!("Checksum{}", c.algorithm), &c.value)
+            .elem("ChecksumType", &c.kind);
+    }
     let mut r = xml_response(w.finish("CompleteMultipartUploadResult"));
     super::versioning::version_id_header(
         &mut r,
