@@ -1,5 +1,6 @@
 """rclone against the gateway, with an on-the-fly remote `cw:` from RCLONE_CONFIG_CW_* env vars:
-mkdir, copy (single and multipart uploads), lsf, cat, md5sum, check, delete, purge."""
+mkdir, copy (single and multipart uploads), lsf, cat, md5sum, check, sync, check --checksum,
+delete, purge."""
 
 from cwtest import data
 from cwtest.data import MiB
@@ -62,3 +63,33 @@ def test_rclone_round_trip(cli, tmp_path):
 
     cli.rclone("purge", f"cw:{b}")
     assert b not in cli.rclone("lsd", "cw:").stdout.decode()
+
+
+def test_rclone_sync_and_check_checksum(cli, tmp_path):
+    """`rclone sync` mirrors additions, changes and deletions; `check --checksum` compares MD5s
+    (ETag, or rclone's md5 metadata for multipart uploads) and catches a changed file."""
+    b = new_bucket_name("rsync")
+    cli.rclone("mkdir", f"cw:{b}")
+    src = tmp_path / "tree"
+    (src / "d").mkdir(parents=True)
+    files = {"keep.txt": 10, "change.bin": 3 * MiB, "gone.txt": 7, "d/big.bin": 11 * MiB + 5}
+    for name, size in files.items():
+        data.write_file(src / name, f"sync-{name}", size)
+    sync = ["sync", str(src), f"cw:{b}/mirror", "--s3-upload-cutoff", "5M", "--s3-chunk-size", "5M"]
+    cli.rclone(*sync)
+    cli.rclone("check", "--checksum", str(src), f"cw:{b}/mirror")
+
+    (src / "gone.txt").unlink()
+    data.write_file(src / "change.bin", "sync-changed", 3 * MiB + 1)
+    data.write_file(src / "d" / "new.txt", "sync-new", 1234)
+    cli.rclone(*sync)
+    lsf = sorted(cli.rclone("lsf", "-R", "--files-only", f"cw:{b}/mirror").stdout.decode().splitlines())
+    assert lsf == ["change.bin", "d/big.bin", "d/new.txt", "keep.txt"], lsf
+    cli.rclone("check", "--checksum", str(src), f"cw:{b}/mirror")
+    assert cli.rclone("cat", f"cw:{b}/mirror/d/new.txt").stdout == data.content("sync-new", 1234)
+
+    # same size, different bytes: only a checksum comparison sees it
+    data.write_file(src / "keep.txt", "sync-other", 10)
+    p = cli.rclone("check", "--checksum", str(src), f"cw:{b}/mirror", check=False)
+    assert p.returncode != 0 and b"keep.txt" in p.stderr, p.stderr
+    cli.rclone("purge", f"cw:{b}")
