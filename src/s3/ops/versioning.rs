@@ -496,6 +496,33 @@ pub async fn list_object_versions(
     Ok(xml_response(w.finish("ListVersionsResult")))
 }
 
+/// The object version a GetObjectRetention / GetObjectLegalHold addresses.
+async fn lock_target_record(
+    state: &S3State,
+    bucket: &str,
+    key: &str,
+    q: &Query,
+) -> S3Result<ObjectRecord> {
+    let (_, version) = lock_target(state, bucket, key, q).await?;
+    load_target(state, bucket, key, &version).await
+}
+
+/// Applies a lock change in the metadata store, then re-seals the manifest copies.
+async fn change_lock(
+    state: &S3State,
+    bucket: &str,
+    key: &str,
+    version: &str,
+    change: LockChange,
+) -> S3Result<Response> {
+    let updated = state
+        .meta
+        .update_version_lock(bucket, key, version, &change)
+        .await?;
+    reseal_manifest(state, &updated).await;
+    Ok(empty_response(StatusCode::OK))
+}
+
 /// Rewrites the manifest copies of a version whose lock state changed, so `recover-index`
 /// restores the retention and legal hold in force, not those of the original PUT. The
 /// commit time stays the version's own (its place among the key's versions). The metadata
@@ -688,20 +715,17 @@ pub async fn put_object_retention(
         }
         _ => return Err(malformed()),
     };
-    let updated = state
-        .meta
-        .update_version_lock(
-            bucket,
-            key,
-            &version,
-            &LockChange::Retention {
-                retention,
-                bypass_governance: bypass,
-            },
-        )
-        .await?;
-    reseal_manifest(state, &updated).await;
-    Ok(empty_response(StatusCode::OK))
+    change_lock(
+        state,
+        bucket,
+        key,
+        &version,
+        LockChange::Retention {
+            retention,
+            bypass_governance: bypass,
+        },
+    )
+    .await
 }
 
 pub async fn get_object_retention(
@@ -710,8 +734,7 @@ pub async fn get_object_retention(
     key: &str,
     q: &Query,
 ) -> S3Result<Response> {
-    let (_, version) = lock_target(state, bucket, key, q).await?;
-    let record = load_target(state, bucket, key, &version).await?;
+    let record = lock_target_record(state, bucket, key, q).await?;
     let Some(ret) = record.retention else {
         return Err(S3Error::new(
             S3ErrorCode::NoSuchObjectLockConfiguration,
@@ -745,12 +768,7 @@ pub async fn put_object_legal_hold(
         Some("OFF") => false,
         _ => return Err(malformed()),
     };
-    let updated = state
-        .meta
-        .update_version_lock(bucket, key, &version, &LockChange::LegalHold(on))
-        .await?;
-    reseal_manifest(state, &updated).await;
-    Ok(empty_response(StatusCode::OK))
+    change_lock(state, bucket, key, &version, LockChange::LegalHold(on)).await
 }
 
 pub async fn get_object_legal_hold(
@@ -759,8 +777,7 @@ pub async fn get_object_legal_hold(
     key: &str,
     q: &Query,
 ) -> S3Result<Response> {
-    let (_, version) = lock_target(state, bucket, key, q).await?;
-    let record = load_target(state, bucket, key, &version).await?;
+    let record = lock_target_record(state, bucket, key, q).await?;
     let mut w = XmlWriter::new("LegalHold");
     w.elem("Status", if record.legal_hold { "ON" } else { "OFF" });
     Ok(xml_response(w.finish("LegalHold")))
