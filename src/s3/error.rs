@@ -34,6 +34,7 @@ pub enum S3ErrorCode {
     NoSuchKey,
     NoSuchUpload,
     NotImplemented,
+    PreconditionFailed,
     RequestTimeTooSkewed,
     ServiceUnavailable,
     SignatureDoesNotMatch,
@@ -72,6 +73,7 @@ impl S3ErrorCode {
             NoSuchKey => "NoSuchKey",
             NoSuchUpload => "NoSuchUpload",
             NotImplemented => "NotImplemented",
+            PreconditionFailed => "PreconditionFailed",
             RequestTimeTooSkewed => "RequestTimeTooSkewed",
             ServiceUnavailable => "ServiceUnavailable",
             SignatureDoesNotMatch => "SignatureDoesNotMatch",
@@ -109,6 +111,7 @@ impl S3ErrorCode {
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
             NoSuchBucket | NoSuchKey | NoSuchUpload => StatusCode::NOT_FOUND,
             NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
