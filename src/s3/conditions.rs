@@ -23,8 +23,8 @@ pub struct Preconditions {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
     Proceed,
-    /// 304 on GET/HEAD (412 on a copy source).
-    NotModified,
+    /// 304 on GET/HEAD (412 on a copy source); carries the header that decided.
+    NotModified(&'static str),
     /// 412; carries the header that failed, for the error body's `Condition`.
     Failed(&'static str),
 }
@@ -96,13 +96,13 @@ impl Preconditions {
             }
         }
         match &self.if_none_match {
-            Some(list) if etag_listed(list, etag) => Verdict::NotModified,
+            Some(list) if etag_listed(list, etag) => Verdict::NotModified("If-None-Match"),
             Some(_) => Verdict::Proceed,
             None if self
                 .if_modified_since
                 .is_some_and(|since| modified <= since) =>
             {
-                Verdict::NotModified
+                Verdict::NotModified("If-Modified-Since")
             }
             None => Verdict::Proceed,
         }
@@ -112,8 +112,7 @@ impl Preconditions {
     pub fn check_copy_source(&self, etag: &str, last_modified_ms: i64) -> S3Result<()> {
         match self.evaluate(etag, last_modified_ms) {
             Verdict::Proceed => Ok(()),
-            Verdict::NotModified => Err(precondition_failed("x-amz-copy-source-If-None-Match")),
-            Verdict::Failed(header) => {
+            Verdict::NotModified(header) | Verdict::Failed(header) => {
                 Err(precondition_failed(&format!("x-amz-copy-source-{header}")))
             }
         }
@@ -215,10 +214,19 @@ mod tests {
             verdict(&[("if-match", "\"abc\""), ("if-unmodified-since", BEFORE)]),
             Proceed
         );
-        assert_eq!(verdict(&[("if-none-match", "\"abc\"")]), NotModified);
-        assert_eq!(verdict(&[("if-none-match", "*")]), NotModified);
+        assert_eq!(
+            verdict(&[("if-none-match", "\"abc\"")]),
+            NotModified("If-None-Match")
+        );
+        assert_eq!(
+            verdict(&[("if-none-match", "*")]),
+            NotModified("If-None-Match")
+        );
         assert_eq!(verdict(&[("if-none-match", "\"x\"")]), Proceed);
-        assert_eq!(verdict(&[("if-modified-since", AT)]), NotModified);
+        assert_eq!(
+            verdict(&[("if-modified-since", AT)]),
+            NotModified("If-Modified-Since")
+        );
         assert_eq!(verdict(&[("if-modified-since", BEFORE)]), Proceed);
         // If-None-Match decides alone when present.
         assert_eq!(
@@ -227,7 +235,7 @@ mod tests {
         );
         assert_eq!(
             verdict(&[("if-none-match", "\"abc\""), ("if-modified-since", BEFORE)]),
-            NotModified
+            NotModified("If-None-Match")
         );
         // A 412 comes before a 304.
         assert_eq!(
@@ -246,6 +254,10 @@ mod tests {
         )]));
         let e = p.check_copy_source("abc", T).unwrap_err();
         assert_eq!(e.code, S3ErrorCode::PreconditionFailed);
+        assert_eq!(
+            e.extra,
+            [("Condition", "x-amz-copy-source-If-None-Match".to_string())]
+        );
         assert!(p.check_copy_source("other", T).is_ok());
     }
 

@@ -128,6 +128,7 @@ const UNSUPPORTED_BUCKET: &[(&str, &str)] = &[
 
 const UNSUPPORTED_OBJECT: &[(&str, &str)] = &[
     ("acl", "ObjectAcl"),
+    ("attributes", "GetObjectAttributes"),
     ("legal-hold", "ObjectLegalHold"),
     ("restore", "RestoreObject"),
     ("retention", "ObjectRetention"),

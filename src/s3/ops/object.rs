@@ -261,7 +261,7 @@ pub async fn get_object(
     let headers = req.headers();
     match Preconditions::for_get(headers).evaluate(&record.etag, record.last_modified_ms) {
         Verdict::Proceed => {}
-        Verdict::NotModified => return Ok(not_modified(&record)),
+        Verdict::NotModified(_) => return Ok(not_modified(&record)),
         Verdict::Failed(header) => return Err(conditions::precondition_failed(header)),
     }
     let range_header = headers
