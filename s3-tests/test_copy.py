@@ -221,6 +221,26 @@ def test_copy_source_conditions(s3, bucket):
         assert err(e.value)[1] == 404
 
 
+def test_copy_destination_conditions(s3, bucket):
+    _put(s3, bucket, "dc.src", b"source")
+    old = _put(s3, bucket, "dc.dst", b"old destination")
+    src = {"Bucket": bucket, "Key": "dc.src"}
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=bucket, Key="dc.dst", CopySource=src, IfNoneMatch="*")
+    assert err(e.value) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=bucket, Key="dc.dst", CopySource=src, IfMatch='"feed"')
+    assert err(e.value) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(Bucket=bucket, Key="dc.absent", CopySource=src, IfMatch=old["ETag"])
+    assert err(e.value) == ("NoSuchKey", 404)
+    assert _get(s3, bucket, "dc.dst") == b"old destination"
+    s3.copy_object(Bucket=bucket, Key="dc.dst", CopySource=src, IfMatch=old["ETag"])
+    assert _get(s3, bucket, "dc.dst") == b"source"
+    s3.copy_object(Bucket=bucket, Key="dc.new", CopySource=src, IfNoneMatch="*")
+    assert _get(s3, bucket, "dc.new") == b"source"
+
+
 def test_copy_multipart_source_20mib(s3, bucket, other_bucket):
     sizes = [8 * MiB, 8 * MiB, 5 * MiB + 123]
     up = s3.create_multipart_upload(Bucket=bucket, Key="big", ContentType="application/x-big")

@@ -14,10 +14,10 @@ use futures::TryStreamExt;
 use http::HeaderMap;
 
 use super::multipart::MAX_PART_SIZE;
-use super::object::{commit, discard};
+use super::object::{commit_if, discard, precheck_write};
 use super::{RequestCtx, check_object_target, object_metadata, quoted, release_orphans};
 use crate::meta::{MetaError, ObjectRecord, UploadedPart};
-use crate::s3::conditions::Preconditions;
+use crate::s3::conditions::{self, Preconditions};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 use crate::s3::xml::XmlWriter;
 use crate::s3::{S3State, iso8601, now_ms, xml_response};
@@ -153,7 +153,12 @@ pub async fn copy_object(
             ));
         }
     };
+    // `If-None-Match: *` / `If-Match` are about the destination (AWS conditional writes).
+    let condition = conditions::write_condition(headers)?;
     let (source, src) = load_source(state, headers).await?;
+    if let Some(condition) = &condition {
+        precheck_write(state, bucket, key, condition).await?;
+    }
     if source.bucket == bucket && source.key == key && !changes_object(headers, replace) {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
@@ -193,7 +198,7 @@ pub async fn copy_object(
         parts: vec![part],
         multipart_count: 0,
     };
-    commit(state, &record).await?;
+    commit_if(state, &record, condition.as_ref()).await?;
     let mut w = XmlWriter::new("CopyObjectResult");
     w.elem("LastModified", iso8601(record.last_modified_ms))
         .elem("ETag", quoted(&record.etag));

@@ -109,7 +109,7 @@ pub async fn put_object(
         parts: vec![written.part],
         multipart_count: 0,
     };
-    commit_with(state, &record, None, condition.as_ref()).await?;
+    commit_if(state, &record, condition.as_ref()).await?;
     let mut r = empty_response(StatusCode::OK);
     r.headers_mut().insert(
         http::header::ETAG,
@@ -166,8 +166,13 @@ pub async fn discard(state: &S3State, part: &crate::meta::StoredPart) {
 
 /// Shard files are written; now the manifest copies, then the one metadata transaction, then
 /// the old version's shards. On failure the new shards are removed and nothing is visible.
-pub async fn commit(state: &S3State, record: &ObjectRecord) -> S3Result<()> {
-    commit_with(state, record, None, None).await
+/// `condition` (a conditional write) is checked inside the metadata transaction.
+pub async fn commit_if(
+    state: &S3State,
+    record: &ObjectRecord,
+    condition: Option<&WriteCondition>,
+) -> S3Result<()> {
+    commit_with(state, record, None, condition).await
 }
 
 /// Checks a write condition against the current version before any body is read. Not atomic:
@@ -192,7 +197,7 @@ fn condition_error(e: MetaError, condition: &WriteCondition) -> S3Error {
     }
 }
 
-/// Like [`commit`], for a multipart upload: the transaction also removes the upload. On a
+/// Like [`commit_if`], for a multipart upload: the transaction also removes the upload. On a
 /// failed commit the parts stay with the upload (the client may retry or abort).
 pub async fn commit_parts_record(
     state: &S3State,
