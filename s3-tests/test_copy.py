@@ -267,6 +267,39 @@ def test_copy_multipart_source_20mib(s3, bucket, other_bucket):
     assert h.hexdigest() == whole.hexdigest()
 
 
+def test_copy_source_over_the_size_limit():
+    """The copy-size check, shown with a gateway whose object limit is 1 MiB (the AWS limit of
+    5 GiB is the same check with a bigger number): a 6 MiB multipart source is refused with
+    EntityTooLarge, and nothing appears at the destination. UploadPartCopy of it is fine."""
+    from conftest import _start, _stop, boto_client
+
+    gw = _start("cw-copylimit-", "max_put_size = 1048576\n")
+    try:
+        s3 = boto_client(gw)
+        b = new_bucket_name("copy-limit")
+        s3.create_bucket(Bucket=b)
+        up = s3.create_multipart_upload(Bucket=b, Key="big")
+        parts = []
+        for i, size in enumerate([5 * MiB, MiB], start=1):
+            r = s3.upload_part(Bucket=b, Key="big", UploadId=up["UploadId"], PartNumber=i,
+                               Body=data.content(f"lim-{i}", size))
+            parts.append({"PartNumber": i, "ETag": r["ETag"]})
+        s3.complete_multipart_upload(Bucket=b, Key="big", UploadId=up["UploadId"],
+                                     MultipartUpload={"Parts": parts})
+        with pytest.raises(ClientError) as e:
+            s3.copy_object(Bucket=b, Key="copy", CopySource={"Bucket": b, "Key": "big"})
+        assert err(e.value) == ("EntityTooLarge", 400)
+        with pytest.raises(ClientError) as e:
+            s3.head_object(Bucket=b, Key="copy")
+        assert err(e.value)[1] == 404
+        up = s3.create_multipart_upload(Bucket=b, Key="parts")
+        r = s3.upload_part_copy(Bucket=b, Key="parts", UploadId=up["UploadId"], PartNumber=1,
+                                CopySource={"Bucket": b, "Key": "big"})
+        assert r["CopyPartResult"]["ETag"].startswith('"')
+    finally:
+        _stop(gw)
+
+
 def test_copy_keeps_full_object_checksum(s3, bucket):
     s3.put_object(Bucket=bucket, Key="ck", Body=b"checksummed", ChecksumAlgorithm="SHA256")
     src = s3.head_object(Bucket=bucket, Key="ck", ChecksumMode="ENABLED")

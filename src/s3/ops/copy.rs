@@ -168,6 +168,13 @@ pub async fn copy_object(
     if src.size > MAX_COPY_SIZE {
         return Err(too_large(src.size));
     }
+    if src.size > state.max_put_size {
+        // The configured object size limit binds copies as it binds PUTs.
+        return Err(crate::engine::EngineError::TooLarge {
+            max: state.max_put_size,
+        }
+        .into());
+    }
     let (stored_headers, user_meta) = if replace {
         object_metadata(headers)?
     } else {
