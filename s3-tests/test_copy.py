@@ -411,6 +411,14 @@ def test_awscli_copy(cli, s3, bucket, other_bucket, tmp_path):
     assert json.loads(out)["CopyObjectResult"]["ETag"] == f'"{md5}"'
     head = s3.head_object(Bucket=bucket, Key="z")
     assert head["ContentType"] == "application/x-z" and head["ETag"] == f'"{md5}"'
+    # above aws-cli's 8 MiB multipart threshold `s3 cp` copies with UploadPartCopy ranges
+    big = tmp_path / "big.bin"
+    big_md5 = data.write_file(big, "awscli-copy-big", 9 * MiB + 5)
+    cli.aws("s3", "cp", "--no-progress", str(big), f"s3://{bucket}/big")
+    cli.aws("s3", "cp", "--no-progress", f"s3://{bucket}/big", f"s3://{other_bucket}/big2")
+    got = s3.get_object(Bucket=other_bucket, Key="big2")
+    assert got["ETag"].endswith('-2"')  # assembled from two copied parts
+    assert hashlib.md5(got["Body"].read()).hexdigest() == big_md5
     p = cli.aws("s3api", "copy-object", "--bucket", bucket, "--key", "w",
                 "--copy-source", f"{bucket}/missing", check=False)
     assert p.returncode != 0 and b"NoSuchKey" in p.stderr
