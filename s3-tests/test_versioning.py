@@ -206,3 +206,16 @@ def test_awscli_versions(cli, s3, vbucket, tmp_path):
     cli.aws("s3", "rm", f"s3://{vbucket}/f.txt")  # a delete marker
     out = json.loads(cli.aws("s3api", "list-object-versions", "--bucket", vbucket).stdout)
     assert len(out["DeleteMarkers"]) == 1 and len(out["Versions"]) == 2
+
+
+def test_copy_a_noncurrent_version(s3, vbucket):
+    v1 = s3.put_object(Bucket=vbucket, Key="src", Body=b"old bytes")["VersionId"]
+    s3.put_object(Bucket=vbucket, Key="src", Body=b"new bytes")
+    r = s3.copy_object(Bucket=vbucket, Key="dst", CopySource={"Bucket": vbucket, "Key": "src", "VersionId": v1})
+    assert r["CopySourceVersionId"] == v1 and len(r["VersionId"]) == 32
+    assert s3.get_object(Bucket=vbucket, Key="dst")["Body"].read() == b"old bytes"
+    with pytest.raises(ClientError) as e:
+        s3.copy_object(
+            Bucket=vbucket, Key="dst", CopySource={"Bucket": vbucket, "Key": "src", "VersionId": "f" * 32}
+        )
+    assert code(e.value) == "NoSuchVersion"

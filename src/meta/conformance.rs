@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use super::{
     Bucket, Checksum, DeleteMarker, ListQuery, LockChange, MetaError, MetaStore, MultipartUpload,
     ObjectRecord, OrphanBlob, Orphans, Retention, RetentionMode, ShardRef, StoredPart,
-    UploadListQuery, UploadedPart, VersionEntry, VersionListQuery, Versioning,
+    UploadListQuery, UploadedPart, VersionEntry, VersionListQuery, Versioning, WriteCondition,
 };
 
 /// Runs every conformance test in turn.
@@ -29,6 +29,7 @@ pub async fn run_all(store: &dyn MetaStore) {
     versions_and_delete_markers(store).await;
     suspended_null_versions(store).await;
     object_lock_rules(store).await;
+    conditional_writes(store).await;
 }
 
 // ----- builders -------------------------------------------------------------------------------
@@ -1553,4 +1554,98 @@ pub async fn object_lock_rules(store: &dyn MetaStore) {
     ));
     // the compliance version stays (and so does this bucket)
     assert!(store.get_version(b, "c", "c1c1").await.unwrap().is_some());
+}
+
+/// `put_object_if` / `complete_upload_if`: the condition is checked against the current version
+/// inside the commit; a failed condition changes nothing and queues nothing.
+pub async fn conditional_writes(store: &dyn MetaStore) {
+    let b = "cf-cond";
+    store
+        .create_bucket(&bucket(b))
+        .await
+        .expect("create_bucket");
+    let first = object(b, "k", "cf-cond-v1", &["cf-cond-b1"]);
+    let absent = WriteCondition::IfAbsent;
+
+    let o = store
+        .put_object_if(&first, &absent)
+        .await
+        .expect("IfAbsent on a missing key commits");
+    assert!(
+        o.entries.is_empty() && o.replaced_version.is_none(),
+        "{o:?}"
+    );
+
+    let second = object(b, "k", "cf-cond-v2", &["cf-cond-b2"]);
+    is(
+        store.put_object_if(&second, &absent).await,
+        |e| matches!(e, MetaError::PreconditionFailed),
+        "IfAbsent on an existing key",
+    );
+    is(
+        store
+            .put_object_if(&second, &WriteCondition::IfEtagMatches("nope".into()))
+            .await,
+        |e| matches!(e, MetaError::PreconditionFailed),
+        "IfEtagMatches with another etag",
+    );
+    let missing = object(b, "missing", "cf-cond-v3", &["cf-cond-b3"]);
+    is(
+        store
+            .put_object_if(&missing, &WriteCondition::IfEtagMatches(first.etag.clone()))
+            .await,
+        |e| matches!(e, MetaError::NoSuchKey),
+        "IfEtagMatches on a missing key",
+    );
+    assert_eq!(store.get_object(b, "missing").await.expect("get"), None);
+    assert_eq!(
+        store.get_object(b, "k").await.expect("get"),
+        Some(first.clone()),
+        "failed conditions leave the object alone"
+    );
+
+    let o = store
+        .put_object_if(&second, &WriteCondition::IfEtagMatches(first.etag.clone()))
+        .await
+        .expect("IfEtagMatches with the current etag commits");
+    assert_eq!(blobs(&o), ["cf-cond-b1"]);
+    assert_eq!(o.replaced_version.as_deref(), Some("cf-cond-v1"));
+    check_queued_and_forget(store, &o).await;
+
+    // CompleteMultipartUpload under a failing condition keeps the upload and its parts.
+    let up = upload("cf-cond-up", b, "k", 5);
+    store.create_upload(&up).await.expect("create_upload");
+    let part = uploaded("cf-cond-up", 1, "cf-cond-p1", 6);
+    store.put_part(&part).await.expect("put_part");
+    let mut done = object(b, "k", "v-cf-cond-up", &["cf-cond-p1"]);
+    done.parts = vec![part.part.clone()];
+    is(
+        store.complete_upload_if("cf-cond-up", &done, &absent).await,
+        |e| matches!(e, MetaError::PreconditionFailed),
+        "complete with IfAbsent on an existing key",
+    );
+    assert!(store.get_upload("cf-cond-up").await.expect("get").is_some());
+    assert_eq!(
+        store
+            .list_parts("cf-cond-up", 0, 10)
+            .await
+            .expect("parts")
+            .len(),
+        1
+    );
+    let o = store
+        .complete_upload_if(
+            "cf-cond-up",
+            &done,
+            &WriteCondition::IfEtagMatches(second.etag.clone()),
+        )
+        .await
+        .expect("complete with the current etag");
+    assert_eq!(blobs(&o), ["cf-cond-b2"]);
+    check_queued_and_forget(store, &o).await;
+    assert_eq!(store.get_object(b, "k").await.expect("get"), Some(done));
+
+    let o = store.delete_object(b, "k").await.expect("delete");
+    check_queued_and_forget(store, &o).await;
+    store.delete_bucket(b).await.expect("delete_bucket");
 }

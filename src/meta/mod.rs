@@ -36,6 +36,12 @@ pub enum MetaError {
     /// The version is a delete marker where an object version is required.
     #[error("the version is a delete marker")]
     IsDeleteMarker,
+    /// A conditional write's [`WriteCondition`] did not hold.
+    #[error("write condition failed")]
+    PreconditionFailed,
+    /// A conditional write required an existing object (`IfEtagMatches`) and there is none.
+    #[error("object does not exist")]
+    NoSuchKey,
     #[error("metadata store failure: {0}")]
     Internal(String),
 }
@@ -76,6 +82,14 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Inserts or replaces (bucket, key). The replaced version's blobs are queued as orphans.
     /// Fails with `NoSuchBucket`.
     async fn put_object(&self, record: &ObjectRecord) -> MetaResult<Orphans>;
+    /// [`MetaStore::put_object`], committed only when `condition` holds for the current
+    /// version of (bucket, key), checked inside the same transaction. Fails with
+    /// `PreconditionFailed`, or `NoSuchKey` for `IfEtagMatches` on a missing key.
+    async fn put_object_if(
+        &self,
+        record: &ObjectRecord,
+        condition: &WriteCondition,
+    ) -> MetaResult<Orphans>;
     /// Rewrites the manifest of (bucket, key) in place when the current version is still
     /// `record.version_id` (the healer clearing `missing_shards`); false when the key was
     /// overwritten or deleted meanwhile. Queues nothing: the blobs stay the same.
@@ -104,6 +118,14 @@ pub trait MetaStore: Send + Sync + 'static {
     /// and its parts, and queue the uploaded parts that `record.parts` does not use (matched by
     /// blob id). Fails with `NoSuchUpload`.
     async fn complete_upload(&self, upload_id: &str, record: &ObjectRecord) -> MetaResult<Orphans>;
+    /// [`MetaStore::complete_upload`] under `condition`, as [`MetaStore::put_object_if`].
+    /// When the condition fails the upload and its parts stay as they were.
+    async fn complete_upload_if(
+        &self,
+        upload_id: &str,
+        record: &ObjectRecord,
+        condition: &WriteCondition,
+    ) -> MetaResult<Orphans>;
     /// Deletes the upload and queues all its parts. Fails with `NoSuchUpload`.
     async fn abort_upload(&self, upload_id: &str) -> MetaResult<Orphans>;
     /// Uploads of `bucket` ordered by (key, initiated, upload id) after `query.after`.

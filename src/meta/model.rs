@@ -305,3 +305,26 @@ pub struct VersionListQuery {
     pub after_version: Option<String>,
     pub limit: usize,
 }
+/// What a conditional write (S3 `If-None-Match: *` / `If-Match` on PUT and
+/// CompleteMultipartUpload) requires of the current version of its key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// No object may exist at the key.
+    IfAbsent,
+    /// An object must exist at the key with this ETag (unquoted).
+    IfEtagMatches(String),
+}
+
+impl WriteCondition {
+    /// Checks the condition against the current version (`None`: no object).
+    pub fn check(&self, current: Option<&ObjectRecord>) -> Result<(), crate::meta::MetaError> {
+        use crate::meta::MetaError;
+        match (self, current) {
+            (WriteCondition::IfAbsent, None) => Ok(()),
+            (WriteCondition::IfAbsent, Some(_)) => Err(MetaError::PreconditionFailed),
+            (WriteCondition::IfEtagMatches(_), None) => Err(MetaError::NoSuchKey),
+            (WriteCondition::IfEtagMatches(etag), Some(cur)) if *etag == cur.etag => Ok(()),
+            (WriteCondition::IfEtagMatches(_), Some(_)) => Err(MetaError::PreconditionFailed),
+        }
+    }
+}

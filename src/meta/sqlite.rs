@@ -64,7 +64,7 @@ use super::{
     Bucket, DeleteMarker, ListQuery, ListedVersion, LockChange, MetaError, MetaResult, MetaStore,
     MultipartUpload, NULL_VERSION, ObjectLockConfig, ObjectRecord, OrphanBlob, Orphans,
     RetentionMode, StoredPart, UploadListQuery, UploadedPart, VersionEntry, VersionListQuery,
-    Versioning,
+    Versioning, WriteCondition,
 };
 
 /// Schema migrations, in order. Entry `i` takes `user_version` from `i` to `i + 1`.
@@ -163,6 +163,76 @@ impl SqliteStore {
             let out = f(&tx)?;
             tx.commit().ctx(format_args!("{op}: commit"))?;
             Ok(out)
+        })
+        .await
+    }
+
+    /// `put_object`, with `condition` checked in the same transaction.
+    async fn put_object_inner(
+        &self,
+        record: &ObjectRecord,
+        condition: Option<WriteCondition>,
+    ) -> MetaResult<Orphans> {
+        let json = encode(record, "object record")?;
+        let record = record.clone();
+        self.write("put_object", move |tx| {
+            if !bucket_exists(tx, &record.bucket)? {
+                return Err(MetaError::NoSuchBucket);
+            }
+            if let Some(condition) = &condition {
+                condition.check(load_object(tx, &record.bucket, &record.key)?.as_ref())?;
+            }
+            let mut orphans = Orphans::default();
+            retire_current(
+                tx,
+                &record.bucket,
+                &record.key,
+                record.versioned,
+                &blob_ids(&record),
+                &mut orphans,
+            )?;
+            store_object(tx, &record, &json)?;
+            Ok(orphans)
+        })
+        .await
+    }
+
+    /// `complete_upload`, with `condition` checked in the same transaction.
+    async fn complete_upload_inner(
+        &self,
+        upload_id: &str,
+        record: &ObjectRecord,
+        condition: Option<WriteCondition>,
+    ) -> MetaResult<Orphans> {
+        let json = encode(record, "object record")?;
+        let (upload_id, record) = (upload_id.to_owned(), record.clone());
+        self.write("complete_upload", move |tx| {
+            let Some(upload) = load_upload(tx, &upload_id)? else {
+                return Err(MetaError::NoSuchUpload);
+            };
+            if upload.bucket != record.bucket || upload.key != record.key {
+                return Err(internal(format!(
+                    "complete_upload: upload {upload_id} is for {}/{}, record for {}/{}",
+                    upload.bucket, upload.key, record.bucket, record.key
+                )));
+            }
+            if let Some(condition) = &condition {
+                condition.check(load_object(tx, &record.bucket, &record.key)?.as_ref())?;
+            }
+            let used = blob_ids(&record);
+            let mut orphans = Orphans::default();
+            retire_current(
+                tx,
+                &record.bucket,
+                &record.key,
+                record.versioned,
+                &used,
+                &mut orphans,
+            )?;
+            store_object(tx, &record, &json)?;
+            let parts = drop_upload(tx, &upload_id)?;
+            queue_orphans(tx, parts.iter().map(|p| &p.part), &used, &mut orphans)?;
+            Ok(orphans)
         })
         .await
     }
@@ -657,25 +727,15 @@ impl MetaStore for SqliteStore {
     }
 
     async fn put_object(&self, record: &ObjectRecord) -> MetaResult<Orphans> {
-        let json = encode(record, "object record")?;
-        let record = record.clone();
-        self.write("put_object", move |tx| {
-            if !bucket_exists(tx, &record.bucket)? {
-                return Err(MetaError::NoSuchBucket);
-            }
-            let mut orphans = Orphans::default();
-            retire_current(
-                tx,
-                &record.bucket,
-                &record.key,
-                record.versioned,
-                &blob_ids(&record),
-                &mut orphans,
-            )?;
-            store_object(tx, &record, &json)?;
-            Ok(orphans)
-        })
-        .await
+        self.put_object_inner(record, None).await
+    }
+
+    async fn put_object_if(
+        &self,
+        record: &ObjectRecord,
+        condition: &WriteCondition,
+    ) -> MetaResult<Orphans> {
+        self.put_object_inner(record, Some(condition.clone())).await
     }
 
     async fn update_object_if_current(&self, record: &ObjectRecord) -> MetaResult<bool> {
@@ -1079,34 +1139,17 @@ impl MetaStore for SqliteStore {
     }
 
     async fn complete_upload(&self, upload_id: &str, record: &ObjectRecord) -> MetaResult<Orphans> {
-        let json = encode(record, "object record")?;
-        let (upload_id, record) = (upload_id.to_owned(), record.clone());
-        self.write("complete_upload", move |tx| {
-            let Some(upload) = load_upload(tx, &upload_id)? else {
-                return Err(MetaError::NoSuchUpload);
-            };
-            if upload.bucket != record.bucket || upload.key != record.key {
-                return Err(internal(format!(
-                    "complete_upload: upload {upload_id} is for {}/{}, record for {}/{}",
-                    upload.bucket, upload.key, record.bucket, record.key
-                )));
-            }
-            let used = blob_ids(&record);
-            let mut orphans = Orphans::default();
-            retire_current(
-                tx,
-                &record.bucket,
-                &record.key,
-                record.versioned,
-                &used,
-                &mut orphans,
-            )?;
-            store_object(tx, &record, &json)?;
-            let parts = drop_upload(tx, &upload_id)?;
-            queue_orphans(tx, parts.iter().map(|p| &p.part), &used, &mut orphans)?;
-            Ok(orphans)
-        })
-        .await
+        self.complete_upload_inner(upload_id, record, None).await
+    }
+
+    async fn complete_upload_if(
+        &self,
+        upload_id: &str,
+        record: &ObjectRecord,
+        condition: &WriteCondition,
+    ) -> MetaResult<Orphans> {
+        self.complete_upload_inner(upload_id, record, Some(condition.clone()))
+            .await
     }
 
     async fn abort_upload(&self, upload_id: &str) -> MetaResult<Orphans> {

@@ -34,6 +34,7 @@ pub enum S3ErrorCode {
     NoSuchKey,
     NoSuchUpload,
     NotImplemented,
+    PreconditionFailed,
     RequestTimeTooSkewed,
     ServiceUnavailable,
     SignatureDoesNotMatch,
@@ -77,6 +78,7 @@ impl S3ErrorCode {
             NoSuchKey => "NoSuchKey",
             NoSuchUpload => "NoSuchUpload",
             NotImplemented => "NotImplemented",
+            PreconditionFailed => "PreconditionFailed",
             RequestTimeTooSkewed => "RequestTimeTooSkewed",
             ServiceUnavailable => "ServiceUnavailable",
             SignatureDoesNotMatch => "SignatureDoesNotMatch",
@@ -125,6 +127,7 @@ impl S3ErrorCode {
             | ObjectLockConfigurationNotFoundError
             | NoSuchObjectLockConfiguration => StatusCode::NOT_FOUND,
             NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

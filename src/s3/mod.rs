@@ -3,6 +3,7 @@
 //! handlers call the engine and the metadata store through their narrow APIs.
 
 pub mod auth;
+pub mod conditions;
 pub mod error;
 pub mod host;
 pub mod ops;

@@ -109,6 +109,20 @@ pub enum Operation {
         key: String,
         upload_id: String,
     },
+    CopyObject {
+        bucket: String,
+        key: String,
+    },
+    UploadPartCopy {
+        bucket: String,
+        key: String,
+        upload_id: String,
+        part_number: u32,
+    },
+    GetObjectAttributes {
+        bucket: String,
+        key: String,
+    },
     /// Known to S3, not offered here: answered with NotImplemented after authentication.
     Unsupported {
         name: &'static str,
@@ -216,12 +230,15 @@ pub fn classify(
     let upload_id = query.get("uploadId").cloned();
     match (method.clone(), upload_id) {
         (Method::PUT, Some(upload_id)) => {
+            let part_number = parse_part_number(query.get("partNumber"))?;
             if headers.contains_key("x-amz-copy-source") {
-                return Ok(Operation::Unsupported {
-                    name: "UploadPartCopy",
+                return Ok(Operation::UploadPartCopy {
+                    bucket,
+                    key,
+                    upload_id,
+                    part_number,
                 });
             }
-            let part_number = parse_part_number(query.get("partNumber"))?;
             Ok(Operation::UploadPart {
                 bucket,
                 key,
@@ -244,6 +261,9 @@ pub fn classify(
             key,
             upload_id,
         }),
+        (Method::GET, None) if query.contains_key("attributes") => {
+            Ok(Operation::GetObjectAttributes { bucket, key })
+        }
         (method, None) => {
             if let Some(name) = unsupported(UNSUPPORTED_OBJECT, query) {
                 return Ok(Operation::Unsupported { name });
@@ -262,7 +282,7 @@ pub fn classify(
                     Ok(Operation::GetObjectLegalHold { bucket, key })
                 }
                 Method::PUT if headers.contains_key("x-amz-copy-source") => {
-                    Ok(Operation::Unsupported { name: "CopyObject" })
+                    Ok(Operation::CopyObject { bucket, key })
                 }
                 Method::PUT => Ok(Operation::PutObject { bucket, key }),
                 Method::GET => Ok(Operation::GetObject { bucket, key }),
@@ -360,7 +380,31 @@ mod tests {
             ),
             (
                 op(Method::PUT, Some("b"), Some("k"), "copy"),
-                Unsupported { name: "CopyObject" },
+                CopyObject {
+                    bucket: b(),
+                    key: k(),
+                },
+            ),
+            (
+                op(
+                    Method::PUT,
+                    Some("b"),
+                    Some("k"),
+                    "copy&partNumber=2&uploadId=u",
+                ),
+                UploadPartCopy {
+                    bucket: b(),
+                    key: k(),
+                    upload_id: "u".into(),
+                    part_number: 2,
+                },
+            ),
+            (
+                op(Method::GET, Some("b"), Some("k"), "attributes"),
+                GetObjectAttributes {
+                    bucket: b(),
+                    key: k(),
+                },
             ),
             (
                 op(Method::POST, Some("b"), Some("k"), "uploads"),

@@ -883,7 +883,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             code(authenticate(&p, &keys(), example_time())),
-            S3ErrorCode::InvalidArgument
+            S3ErrorCode::AuthorizationQueryParametersError
         );
     }
 

@@ -1,7 +1,9 @@
 //! Operation handlers, one group per file, and the one dispatch `match` over all operations.
 //! Also the boundary mappings of lower-layer errors to S3 errors.
 
+mod attributes;
 mod bucket;
+mod copy;
 mod list;
 mod multipart;
 mod object;
@@ -109,6 +111,16 @@ pub async fn dispatch(state: &Arc<S3State>, op: Operation, req: RequestCtx) -> S
             key,
             upload_id,
         } => multipart::list_parts(state, &bucket, &key, &upload_id, &req.query).await,
+        CopyObject { bucket, key } => copy::copy_object(state, &bucket, &key, req).await,
+        UploadPartCopy {
+            bucket,
+            key,
+            upload_id,
+            part_number,
+        } => copy::upload_part_copy(state, &bucket, &key, &upload_id, part_number, req).await,
+        GetObjectAttributes { bucket, key } => {
+            attributes::get_object_attributes(state, &bucket, &key, req).await
+        }
         Unsupported { name } => Err(S3Error::new(
             S3ErrorCode::NotImplemented,
             format!("{name} is not implemented by this gateway"),
@@ -150,6 +162,10 @@ impl From<MetaError> for S3Error {
                 S3ErrorCode::MethodNotAllowed,
                 "The specified method is not allowed against this resource.",
             ),
+            MetaError::PreconditionFailed => super::conditions::precondition_failed("If-Match"),
+            MetaError::NoSuchKey => {
+                S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+            }
             MetaError::Internal(detail) => S3Error::internal(detail),
         }
     }

@@ -8,7 +8,7 @@ use axum::response::Response;
 use http::{HeaderValue, StatusCode};
 use md5::Digest;
 
-use super::object::{checksum_header, commit_parts_record, discard, receive_part};
+use super::object::{checksum_header, commit_parts_record, discard, precheck_write, receive_part};
 use super::{
     RequestCtx, check_object_target, object_metadata, quoted, release_orphans, require_bucket,
 };
@@ -23,7 +23,7 @@ pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// Largest part S3 accepts.
 pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 
-async fn load_upload(
+pub(super) async fn load_upload(
     state: &S3State,
     bucket: &str,
     key: &str,
@@ -129,6 +129,10 @@ pub async fn complete(
     let settings =
         super::versioning::new_version_settings(state, bucket, &http::HeaderMap::new()).await?;
     let upload = load_upload(state, bucket, key, upload_id).await?;
+    let condition = crate::s3::conditions::write_condition(req.headers())?;
+    if let Some(condition) = &condition {
+        precheck_write(state, bucket, key, condition).await?;
+    }
     let (_, _, body) = req.into_body()?;
     let raw = read_small_body(body, MAX_XML_BODY).await?;
     let request: xml::CompleteMultipartUpload = xml::parse(&raw)?;
@@ -218,7 +222,7 @@ pub async fn complete(
         retention: upload.retention.clone(),
         legal_hold: upload.legal_hold,
     };
-    commit_parts_record(state, upload_id, &record).await?;
+    commit_parts_record(state, upload_id, &record, condition.as_ref()).await?;
     let mut w = XmlWriter::new("CompleteMultipartUploadResult");
     w.elem("Location", format!("/{bucket}/{key}"))
         .elem("Bucket", bucket)

@@ -11,8 +11,9 @@ use super::{
     RequestCtx, check_object_target, object_metadata, quoted, release_orphans, require_bucket,
     versioning,
 };
-use crate::meta::{Checksum, ObjectRecord};
+use crate::meta::{Checksum, MetaError, ObjectRecord, WriteCondition};
 use crate::s3::auth::VerifiedBody;
+use crate::s3::conditions::{self, Preconditions, Verdict};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 use crate::s3::range::{self, RangeRequest};
 use crate::s3::xml::{self, MAX_XML_BODY, XmlWriter};
@@ -80,6 +81,11 @@ pub async fn put_object(
     check_object_target(state, bucket, key).await?;
     let (headers, user_meta) = object_metadata(req.headers())?;
     let settings = versioning::new_version_settings(state, bucket, req.headers()).await?;
+    let condition = conditions::write_condition(req.headers())?;
+    if let Some(condition) = &condition {
+        // Refuse early rather than after streaming the body; the commit checks again.
+        precheck_write(state, bucket, key, condition).await?;
+    }
     let version = state.engine.new_version();
     let (written, checksum) = receive_part(
         state,
@@ -109,7 +115,7 @@ pub async fn put_object(
         legal_hold: false,
     };
     settings.apply(&mut record);
-    commit(state, &record).await?;
+    commit_if(state, &record, condition.as_ref()).await?;
     let mut r = empty_response(StatusCode::OK);
     versioning::version_id_header(&mut r, settings.bucket_versioning, record.s3_version_id());
     r.headers_mut().insert(
@@ -167,33 +173,68 @@ pub async fn discard(state: &S3State, part: &crate::meta::StoredPart) {
 
 /// Shard files are written; now the manifest copies, then the one metadata transaction, then
 /// the old version's shards. On failure the new shards are removed and nothing is visible.
-pub async fn commit(state: &S3State, record: &ObjectRecord) -> S3Result<()> {
-    commit_with(state, record, None).await
+/// `condition` (a conditional write) is checked inside the metadata transaction.
+pub async fn commit_if(
+    state: &S3State,
+    record: &ObjectRecord,
+    condition: Option<&WriteCondition>,
+) -> S3Result<()> {
+    commit_with(state, record, None, condition).await
 }
 
-/// Like [`commit`], for a multipart upload: the transaction also removes the upload. On a
+/// Checks a write condition against the current version before any body is read. Not atomic:
+/// the commit checks again inside its transaction.
+pub async fn precheck_write(
+    state: &S3State,
+    bucket: &str,
+    key: &str,
+    condition: &WriteCondition,
+) -> S3Result<()> {
+    let current = state.meta.get_object(bucket, key).await?;
+    condition
+        .check(current.as_ref())
+        .map_err(|e| condition_error(e, condition))
+}
+
+/// The S3 answer to a meta error of a conditional commit.
+fn condition_error(e: MetaError, condition: &WriteCondition) -> S3Error {
+    match e {
+        MetaError::PreconditionFailed => conditions::write_condition_failed(condition),
+        other => other.into(),
+    }
+}
+
+/// Like [`commit_if`], for a multipart upload: the transaction also removes the upload. On a
 /// failed commit the parts stay with the upload (the client may retry or abort).
 pub async fn commit_parts_record(
     state: &S3State,
     upload_id: &str,
     record: &ObjectRecord,
+    condition: Option<&WriteCondition>,
 ) -> S3Result<()> {
-    commit_with(state, record, Some(upload_id)).await
+    commit_with(state, record, Some(upload_id), condition).await
 }
 
 async fn commit_with(
     state: &S3State,
     record: &ObjectRecord,
     upload_id: Option<&str>,
+    condition: Option<&WriteCondition>,
 ) -> S3Result<()> {
     let result = async {
         state
             .engine
             .write_manifest_copies(record, record.last_modified_ms)
             .await?;
-        Ok::<_, S3Error>(match upload_id {
-            None => state.meta.put_object(record).await?,
-            Some(id) => state.meta.complete_upload(id, record).await?,
+        let committed = match (upload_id, condition) {
+            (None, None) => state.meta.put_object(record).await,
+            (None, Some(c)) => state.meta.put_object_if(record, c).await,
+            (Some(id), None) => state.meta.complete_upload(id, record).await,
+            (Some(id), Some(c)) => state.meta.complete_upload_if(id, record, c).await,
+        };
+        committed.map_err(|e| match condition {
+            Some(c) => condition_error(e, c),
+            None => e.into(),
         })
     }
     .await;
@@ -227,6 +268,11 @@ pub async fn get_object(
     let (record, bucket_versioning) =
         versioning::resolve_read(state, bucket, key, &req.query).await?;
     let headers = req.headers();
+    match Preconditions::for_get(headers).evaluate(&record.etag, record.last_modified_ms) {
+        Verdict::Proceed => {}
+        Verdict::NotModified(_) => return Ok(not_modified(&record)),
+        Verdict::Failed(header) => return Err(conditions::precondition_failed(header)),
+    }
     let range_header = headers
         .get(http::header::RANGE)
         .and_then(|v| v.to_str().ok());
@@ -336,6 +382,19 @@ pub async fn get_object(
     );
     versioning::lock_headers(&mut r, &record);
     Ok(r)
+}
+
+/// 304 Not Modified: no body, but the validators a cache needs.
+fn not_modified(record: &ObjectRecord) -> Response {
+    let mut r = empty_response(StatusCode::NOT_MODIFIED);
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&quoted(&record.etag)) {
+        h.insert(http::header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&http_date(record.last_modified_ms)) {
+        h.insert(http::header::LAST_MODIFIED, v);
+    }
+    r
 }
 
 /// `response-*` query parameters of GetObject/HeadObject and the headers they override.
