@@ -66,10 +66,8 @@ pub async fn get_object_attributes(
     }
     let max_parts = number_header(headers, "x-amz-max-parts", MAX_PARTS)?.min(MAX_PARTS);
     let marker = number_header(headers, "x-amz-part-number-marker", 0)?;
-    let record =
-        state.meta.get_object(bucket, key).await?.ok_or_else(|| {
-            S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
-        })?;
+    let (record, bucket_versioning) =
+        super::versioning::resolve_read(state, bucket, key, &req.query).await?;
 
     let wants = |name: &str| requested.iter().any(|a| a == name);
     let mut w = XmlWriter::new("GetObjectAttributesResponse");
@@ -123,5 +121,6 @@ pub async fn get_object_attributes(
     if let Ok(v) = HeaderValue::from_str(&http_date(record.last_modified_ms)) {
         r.headers_mut().insert(http::header::LAST_MODIFIED, v);
     }
+    super::versioning::version_id_header(&mut r, bucket_versioning, record.s3_version_id());
     Ok(r)
 }
