@@ -81,6 +81,8 @@ impl Fixture {
             .create_bucket(&Bucket {
                 name: name.into(),
                 created_ms: jobs::now_ms(),
+                tags: Vec::new(),
+                cors: None,
             })
             .await
             .unwrap();
@@ -472,6 +474,7 @@ async fn gc_deletes_only_old_unreferenced_blobs_and_processes_the_queue() {
             checksum_algorithm: None,
             wrapped_dek: version.wrapped_dek.clone(),
             key_id: version.key_id.clone(),
+            tags: Vec::new(),
         })
         .await
         .unwrap();

@@ -35,6 +35,7 @@ fn upload(id: &str) -> MultipartUpload {
         checksum_algorithm: None,
         wrapped_dek: "dek".to_owned(),
         key_id: "k1".to_owned(),
+        tags: Vec::new(),
     }
 }
 
@@ -46,6 +47,8 @@ async fn data_survives_reopen() {
     let bucket = Bucket {
         name: "keep".to_owned(),
         created_ms: 7,
+        tags: Vec::new(),
+        cors: None,
     };
     let v1 = object("keep", "dir/ключ %_", "v1", &["blob-1"]);
     let v2 = object("keep", "dir/ключ %_", "v2", &["blob-2a", "blob-2b"]);
@@ -181,6 +184,8 @@ async fn file_is_wal_with_full_sync() {
         .create_bucket(&Bucket {
             name: "b".to_owned(),
             created_ms: 1,
+            tags: Vec::new(),
+            cors: None,
         })
         .await
         .expect("create");
@@ -200,6 +205,8 @@ async fn concurrent_writers_queue_every_orphan_once() {
         .create_bucket(&Bucket {
             name: "race".to_owned(),
             created_ms: 1,
+            tags: Vec::new(),
+            cors: None,
         })
         .await
         .expect("create");

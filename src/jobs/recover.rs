@@ -181,6 +181,8 @@ pub async fn run(env: &JobEnv, from: Option<&str>) -> JobResult<RecoverSummary> 
             .create_bucket(&Bucket {
                 name: name.clone(),
                 created_ms: *created_ms,
+                tags: Vec::new(),
+                cors: None,
             })
             .await
         {

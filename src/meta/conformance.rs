@@ -10,13 +10,14 @@
 use std::collections::BTreeSet;
 
 use super::{
-    Bucket, Checksum, ListQuery, MetaError, MetaStore, MultipartUpload, ObjectRecord, OrphanBlob,
-    Orphans, ShardRef, StoredPart, UploadListQuery, UploadedPart,
+    Bucket, Checksum, CorsRule, ListQuery, MetaError, MetaStore, MultipartUpload, ObjectRecord,
+    OrphanBlob, Orphans, ShardRef, StoredPart, UploadListQuery, UploadedPart,
 };
 
 /// Runs every conformance test in turn.
 pub async fn run_all(store: &dyn MetaStore) {
     bucket_lifecycle(store).await;
+    bucket_update(store).await;
     object_put_get_replace(store).await;
     object_delete(store).await;
     list_objects_order_and_prefixes(store).await;
@@ -33,6 +34,8 @@ fn bucket(name: &str) -> Bucket {
     Bucket {
         name: name.to_owned(),
         created_ms: 1_700_000_000_000,
+        tags: Vec::new(),
+        cors: None,
     }
 }
 
@@ -101,6 +104,7 @@ pub fn object(bucket: &str, key: &str, version: &str, blob_ids: &[&str]) -> Obje
         } else {
             0
         },
+        tags: Vec::new(),
         parts,
     }
 }
@@ -117,6 +121,7 @@ fn upload(upload_id: &str, bucket: &str, key: &str, initiated_ms: i64) -> Multip
         checksum_algorithm: Some("CRC32".to_owned()),
         wrapped_dek: format!("dek-{upload_id}"),
         key_id: "master-1".to_owned(),
+        tags: Vec::new(),
     }
 }
 
@@ -309,6 +314,63 @@ pub async fn bucket_lifecycle(store: &dyn MetaStore) {
 }
 
 // ----- objects --------------------------------------------------------------------------------
+
+/// `update_bucket` edits tags and CORS rules, keeps name and creation time, and refuses an
+/// unknown bucket.
+pub async fn bucket_update(store: &dyn MetaStore) {
+    let b = "cf-bucket-update";
+    store.create_bucket(&bucket(b)).await.expect("create");
+    let tags = vec![("team".to_owned(), "records".to_owned())];
+    let rules = vec![CorsRule {
+        allowed_origins: vec!["https://*.example.nl".into()],
+        allowed_methods: vec!["GET".into()],
+        ..CorsRule::default()
+    }];
+    let (t, r) = (tags.clone(), rules.clone());
+    let updated = store
+        .update_bucket(
+            b,
+            Box::new(move |bk| {
+                bk.tags = t;
+                bk.created_ms = 1;
+                bk.name = "renamed".into();
+            }),
+        )
+        .await
+        .expect("update tags");
+    assert_eq!(updated.tags, tags);
+    store
+        .update_bucket(b, Box::new(move |bk| bk.cors = Some(r)))
+        .await
+        .expect("update cors");
+    let got = store.get_bucket(b).await.expect("get").expect("exists");
+    assert_eq!(got.tags, tags, "tags kept by a CORS change");
+    assert_eq!(got.cors, Some(rules), "CORS stored");
+    assert_eq!(got.created_ms, bucket(b).created_ms, "creation time kept");
+    assert_eq!(got.name, b, "name kept");
+    store
+        .update_bucket(
+            b,
+            Box::new(|bk| {
+                bk.tags.clear();
+                bk.cors = None;
+            }),
+        )
+        .await
+        .expect("clear");
+    let got = store.get_bucket(b).await.expect("get").expect("exists");
+    assert!(
+        got.tags.is_empty() && got.cors.is_none(),
+        "cleared: {got:?}"
+    );
+    assert!(matches!(
+        store
+            .update_bucket("cf-bucket-update-none", Box::new(|_| {}))
+            .await,
+        Err(MetaError::NoSuchBucket)
+    ));
+    store.delete_bucket(b).await.expect("delete");
+}
 
 pub async fn object_put_get_replace(store: &dyn MetaStore) {
     let b = "cf-object-put";

@@ -30,6 +30,9 @@ pub enum MetaError {
 
 pub type MetaResult<T> = Result<T, MetaError>;
 
+/// An edit of a bucket record, run inside [`MetaStore::update_bucket`]'s transaction.
+pub type BucketChange = Box<dyn FnOnce(&mut Bucket) + Send>;
+
 /// Orphaned blobs queued in the same transaction as the change that orphaned them, with the
 /// queue ids to pass to [`MetaStore::forget_orphans`] once their shard files are deleted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -49,6 +52,11 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn delete_bucket(&self, name: &str) -> MetaResult<()>;
     /// All buckets, sorted by name.
     async fn list_buckets(&self) -> MetaResult<Vec<Bucket>>;
+    /// Applies `change` to the stored record of bucket `name` in one transaction (a
+    /// read-modify-write of its tags or CORS rules that can't lose a concurrent change to the
+    /// other); name and creation time stay as stored. Returns the new record. Fails with
+    /// `NoSuchBucket`.
+    async fn update_bucket(&self, name: &str, change: BucketChange) -> MetaResult<Bucket>;
 
     async fn get_object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectRecord>>;
     /// Inserts or replaces (bucket, key). The replaced version's blobs are queued as orphans.

@@ -8,6 +8,43 @@ pub struct Bucket {
     pub name: String,
     /// Unix milliseconds.
     pub created_ms: i64,
+    /// Bucket tags (PutBucketTagging), in the order the client sent them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    /// CORS rules (PutBucketCors); `None` when the bucket has no CORS configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Vec<CorsRule>>,
+}
+
+impl Bucket {
+    /// A new bucket without tags or CORS configuration.
+    pub fn new(name: impl Into<String>, created_ms: i64) -> Self {
+        Self {
+            name: name.into(),
+            created_ms,
+            tags: Vec::new(),
+            cors: None,
+        }
+    }
+}
+
+/// One rule of a bucket's CORS configuration, as validated by the S3 layer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorsRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Origins, each with at most one `*` wildcard.
+    pub allowed_origins: Vec<String>,
+    /// Upper-case methods: GET, PUT, POST, DELETE, HEAD.
+    pub allowed_methods: Vec<String>,
+    /// Request headers a preflight may ask for, each with at most one `*` wildcard.
+    #[serde(default)]
+    pub allowed_headers: Vec<String>,
+    /// Response headers the browser may expose to scripts.
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<u32>,
 }
 
 /// Where one shard file of one stored blob lives.
@@ -84,6 +121,10 @@ pub struct ObjectRecord {
     pub parts: Vec<StoredPart>,
     /// Number of parts the client uploaded (0 for a single PUT); drives the `-N` ETag form.
     pub multipart_count: u32,
+    /// Object tags (`x-amz-tagging`, PutObjectTagging), in the order the client sent them.
+    /// Metadata like the rest: sealed into the manifest copies, never stored in plaintext.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
 }
 
 impl ObjectRecord {
@@ -108,6 +149,9 @@ pub struct MultipartUpload {
     pub checksum_algorithm: Option<String>,
     pub wrapped_dek: String,
     pub key_id: String,
+    /// Tags from `x-amz-tagging` at create time, carried to the completed object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
 }
 
 /// One uploaded part of a multipart upload.

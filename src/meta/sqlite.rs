@@ -61,8 +61,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    Bucket, ListQuery, MetaError, MetaResult, MetaStore, MultipartUpload, ObjectRecord, OrphanBlob,
-    Orphans, StoredPart, UploadListQuery, UploadedPart,
+    Bucket, BucketChange, ListQuery, MetaError, MetaResult, MetaStore, MultipartUpload,
+    ObjectRecord, OrphanBlob, Orphans, StoredPart, UploadListQuery, UploadedPart,
 };
 
 /// Schema migrations, in order. Entry `i` takes `user_version` from `i` to `i + 1`.
@@ -435,6 +435,35 @@ impl MetaStore for SqliteStore {
                 &[],
                 "bucket record",
             )
+        })
+        .await
+    }
+
+    async fn update_bucket(&self, name: &str, change: BucketChange) -> MetaResult<Bucket> {
+        let name = name.to_owned();
+        self.write("update_bucket", move |tx| {
+            let json: Option<String> = tx
+                .query_row(
+                    "SELECT record FROM buckets WHERE name = ?1",
+                    params![name],
+                    |row| row.get(0),
+                )
+                .optional()
+                .ctx("read bucket")?;
+            let Some(json) = json else {
+                return Err(MetaError::NoSuchBucket);
+            };
+            let stored: Bucket = decode(&json, "bucket record")?;
+            let mut record = stored.clone();
+            change(&mut record);
+            record.name = stored.name;
+            record.created_ms = stored.created_ms;
+            tx.execute(
+                "UPDATE buckets SET record = ?2 WHERE name = ?1",
+                params![name, encode(&record, "bucket")?],
+            )
+            .ctx("update bucket")?;
+            Ok(record)
         })
         .await
     }

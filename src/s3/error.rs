@@ -39,6 +39,16 @@ pub enum S3ErrorCode {
     SignatureDoesNotMatch,
     XAmzContentSHA256Mismatch,
     InvalidChunkSizeError,
+    InvalidTag,
+    NoSuchTagSet,
+    NoSuchCORSConfiguration,
+    /// A CORS preflight no rule allows.
+    AccessForbidden,
+    /// A request S3 can't interpret at all (e.g. a preflight without Origin).
+    BadRequest,
+    MalformedPOSTRequest,
+    InvalidPolicyDocument,
+    IncorrectNumberOfFilesInPostRequest,
 }
 
 impl S3ErrorCode {
@@ -77,15 +87,25 @@ impl S3ErrorCode {
             SignatureDoesNotMatch => "SignatureDoesNotMatch",
             XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
             InvalidChunkSizeError => "InvalidChunkSizeError",
+            InvalidTag => "InvalidTag",
+            NoSuchTagSet => "NoSuchTagSet",
+            NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
+            AccessForbidden => "AccessForbidden",
+            BadRequest => "BadRequest",
+            MalformedPOSTRequest => "MalformedPOSTRequest",
+            InvalidPolicyDocument => "InvalidPolicyDocument",
+            IncorrectNumberOfFilesInPostRequest => "IncorrectNumberOfFilesInPostRequest",
         }
     }
 
     pub fn status(self) -> StatusCode {
         use S3ErrorCode::*;
         match self {
-            AccessDenied | InvalidAccessKeyId | RequestTimeTooSkewed | SignatureDoesNotMatch => {
-                StatusCode::FORBIDDEN
-            }
+            AccessDenied
+            | AccessForbidden
+            | InvalidAccessKeyId
+            | RequestTimeTooSkewed
+            | SignatureDoesNotMatch => StatusCode::FORBIDDEN,
             AuthorizationHeaderMalformed
             | BadDigest
             | EntityTooLarge
@@ -101,13 +121,20 @@ impl S3ErrorCode {
             | MalformedXML
             | MissingSecurityHeader
             | XAmzContentSHA256Mismatch
-            | InvalidChunkSizeError => StatusCode::BAD_REQUEST,
+            | InvalidChunkSizeError
+            | InvalidTag
+            | BadRequest
+            | MalformedPOSTRequest
+            | InvalidPolicyDocument
+            | IncorrectNumberOfFilesInPostRequest => StatusCode::BAD_REQUEST,
             BucketAlreadyOwnedByYou | BucketNotEmpty => StatusCode::CONFLICT,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             InvalidRange | InvalidPartNumber => StatusCode::RANGE_NOT_SATISFIABLE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             MissingContentLength => StatusCode::LENGTH_REQUIRED,
-            NoSuchBucket | NoSuchKey | NoSuchUpload => StatusCode::NOT_FOUND,
+            NoSuchBucket | NoSuchKey | NoSuchUpload | NoSuchTagSet | NoSuchCORSConfiguration => {
+                StatusCode::NOT_FOUND
+            }
             NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }

@@ -53,6 +53,7 @@ pub async fn write_object(engine: &Engine, data: &[u8]) -> (NewVersion, ObjectRe
         key_id: version.key_id.clone(),
         parts: vec![written.part],
         multipart_count: 0,
+        tags: Vec::new(),
     };
     (version, record)
 }

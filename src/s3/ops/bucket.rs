@@ -65,6 +65,8 @@ pub async fn create_bucket(
         .create_bucket(&Bucket {
             name: bucket.to_string(),
             created_ms: now_ms(),
+            tags: Vec::new(),
+            cors: None,
         })
         .await?;
     let mut r = empty_response(StatusCode::OK);
@@ -85,6 +87,7 @@ pub async fn head_bucket(state: &Arc<S3State>, bucket: &str) -> S3Result<Respons
 
 pub async fn delete_bucket(state: &Arc<S3State>, bucket: &str) -> S3Result<Response> {
     state.meta.delete_bucket(bucket).await?;
+    state.cors.invalidate(bucket);
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 

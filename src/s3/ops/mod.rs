@@ -2,9 +2,12 @@
 //! Also the boundary mappings of lower-layer errors to S3 errors.
 
 mod bucket;
+pub mod cors;
 mod list;
 mod multipart;
 mod object;
+pub mod post_object;
+pub mod tagging;
 
 use std::sync::Arc;
 
@@ -84,6 +87,22 @@ pub async fn dispatch(state: &Arc<S3State>, op: Operation, req: RequestCtx) -> S
             key,
             upload_id,
         } => multipart::list_parts(state, &bucket, &key, &upload_id, &req.query).await,
+        GetObjectTagging { bucket, key } => tagging::get_object_tagging(state, &bucket, &key).await,
+        PutObjectTagging { bucket, key } => {
+            tagging::put_object_tagging(state, &bucket, &key, req).await
+        }
+        DeleteObjectTagging { bucket, key } => {
+            tagging::delete_object_tagging(state, &bucket, &key).await
+        }
+        GetBucketTagging { bucket } => tagging::get_bucket_tagging(state, &bucket).await,
+        PutBucketTagging { bucket } => tagging::put_bucket_tagging(state, &bucket, req).await,
+        DeleteBucketTagging { bucket } => tagging::delete_bucket_tagging(state, &bucket).await,
+        GetBucketCors { bucket } => cors::get_bucket_cors(state, &bucket).await,
+        PutBucketCors { bucket } => cors::put_bucket_cors(state, &bucket, req).await,
+        DeleteBucketCors { bucket } => cors::delete_bucket_cors(state, &bucket).await,
+        CorsPreflight { .. } | PostObject { .. } => Err(S3Error::internal(
+            "an unauthenticated operation reached the authenticated dispatch",
+        )),
         Unsupported { name } => Err(S3Error::new(
             S3ErrorCode::NotImplemented,
             format!("{name} is not implemented by this gateway"),

@@ -43,6 +43,7 @@ pub async fn create(
 ) -> S3Result<Response> {
     check_object_target(state, bucket, key).await?;
     let (headers, user_meta) = object_metadata(req.headers())?;
+    let tags = super::tagging::tags_from_headers(req.headers())?;
     let checksum_algorithm = req
         .headers()
         .get("x-amz-checksum-algorithm")
@@ -60,6 +61,7 @@ pub async fn create(
         checksum_algorithm: checksum_algorithm.clone(),
         wrapped_dek: version.wrapped_dek,
         key_id: version.key_id,
+        tags,
     };
     state.meta.create_upload(&upload).await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
@@ -192,6 +194,7 @@ pub async fn complete(
         key_id: upload.key_id.clone(),
         parts,
         multipart_count: count,
+        tags: upload.tags.clone(),
     };
     commit_parts_record(state, upload_id, &record).await?;
     let mut w = XmlWriter::new("CompleteMultipartUploadResult");

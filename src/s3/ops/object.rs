@@ -78,6 +78,7 @@ pub async fn put_object(
 ) -> S3Result<Response> {
     check_object_target(state, bucket, key).await?;
     let (headers, user_meta) = object_metadata(req.headers())?;
+    let tags = super::tagging::tags_from_headers(req.headers())?;
     let version = state.engine.new_version();
     let (written, checksum) = receive_part(
         state,
@@ -102,6 +103,7 @@ pub async fn put_object(
         key_id: version.key_id,
         parts: vec![written.part],
         multipart_count: 0,
+        tags,
     };
     commit(state, &record).await?;
     let mut r = empty_response(StatusCode::OK);
@@ -314,6 +316,7 @@ pub async fn get_object(
             &record.multipart_count.to_string(),
         );
     }
+    super::tagging::set_tagging_count(&mut r, &record.tags);
     if want_checksum
         && status == StatusCode::OK
         && let Some(c) = &record.checksum
