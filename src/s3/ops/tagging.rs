@@ -131,7 +131,7 @@ struct Tag {
 }
 
 /// Parses and checks a `<Tagging>` request document.
-fn parse_tagging_xml(body: &[u8], target: TagTarget) -> S3Result<Tags> {
+pub(super) fn parse_tagging_xml(body: &[u8], target: TagTarget) -> S3Result<Tags> {
     let doc: Tagging = xml::parse(body)?;
     let tags: Tags = doc
         .tag_set
