@@ -440,6 +440,54 @@ pub async fn object_put_get_replace(store: &dyn MetaStore) {
         Some(healed.clone())
     );
     assert!(store.update_object_if_current(&v2).await.expect("restore"));
+    // A field edit in a transaction: applies to the current version only, keeps identity.
+    let tags = vec![("k".to_owned(), "v".to_owned())];
+    let t = tags.clone();
+    let edited = store
+        .update_object_version(
+            b,
+            "docs/a.txt",
+            &v2.version_id,
+            Box::new(move |r| {
+                r.tags = t;
+                r.key = "elsewhere".into();
+                r.version_id = "forged".into();
+            }),
+        )
+        .await
+        .expect("edit current")
+        .expect("current version edited");
+    assert_eq!(
+        edited,
+        ObjectRecord {
+            tags: tags.clone(),
+            ..v2.clone()
+        }
+    );
+    assert_eq!(
+        store.get_object(b, "docs/a.txt").await.expect("get"),
+        Some(edited.clone())
+    );
+    assert_eq!(
+        store
+            .update_object_version(
+                b,
+                "docs/a.txt",
+                &v1.version_id,
+                Box::new(|r| r.tags.clear())
+            )
+            .await
+            .expect("edit stale"),
+        None
+    );
+    assert_eq!(
+        store
+            .update_object_version(b, "docs/none", "v2", Box::new(|r| r.tags.clear()))
+            .await
+            .expect("edit missing"),
+        None
+    );
+    assert!(store.update_object_if_current(&v2).await.expect("restore"));
     assert_eq!(
         orphans.replaced_version.as_deref(),
         Some(v1.version_id.as_str())

@@ -33,6 +33,9 @@ pub type MetaResult<T> = Result<T, MetaError>;
 /// An edit of a bucket record, run inside [`MetaStore::update_bucket`]'s transaction.
 pub type BucketChange = Box<dyn FnOnce(&mut Bucket) + Send>;
 
+/// An edit of an object record, run inside [`MetaStore::update_object_version`]'s transaction.
+pub type ObjectChange = Box<dyn FnOnce(&mut ObjectRecord) + Send>;
+
 /// Orphaned blobs queued in the same transaction as the change that orphaned them, with the
 /// queue ids to pass to [`MetaStore::forget_orphans`] once their shard files are deleted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -66,6 +69,18 @@ pub trait MetaStore: Send + Sync + 'static {
     /// `record.version_id` (the healer clearing `missing_shards`); false when the key was
     /// overwritten or deleted meanwhile. Queues nothing: the blobs stay the same.
     async fn update_object_if_current(&self, record: &ObjectRecord) -> MetaResult<bool>;
+    /// Applies `change` to the record of (bucket, key) in one transaction when its current
+    /// version is `version_id` (a tag change, the healer clearing `missing_shards`): concurrent
+    /// edits of different fields don't undo each other. Returns the new record, or `None` when
+    /// the key was overwritten or deleted meanwhile. Bucket, key and version id stay as stored;
+    /// the change must not swap blobs (nothing is queued).
+    async fn update_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        change: ObjectChange,
+    ) -> MetaResult<Option<ObjectRecord>>;
     /// Removes (bucket, key) if present and queues its blobs. Missing key is not an error.
     async fn delete_object(&self, bucket: &str, key: &str) -> MetaResult<Orphans>;
     /// Objects with `key` starting with `query.prefix` and greater than `query.after`, in

@@ -62,7 +62,7 @@ use serde::de::DeserializeOwned;
 
 use super::{
     Bucket, BucketChange, ListQuery, MetaError, MetaResult, MetaStore, MultipartUpload,
-    ObjectRecord, OrphanBlob, Orphans, StoredPart, UploadListQuery, UploadedPart,
+    ObjectChange, ObjectRecord, OrphanBlob, Orphans, StoredPart, UploadListQuery, UploadedPart,
 };
 
 /// Schema migrations, in order. Entry `i` takes `user_version` from `i` to `i + 1`.
@@ -505,6 +505,42 @@ impl MetaStore for SqliteStore {
                 )
                 .ctx("update object")?;
             Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn update_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        change: ObjectChange,
+    ) -> MetaResult<Option<ObjectRecord>> {
+        let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.to_owned());
+        self.write("update_object_version", move |tx| {
+            let Some(stored) = load_object(tx, &bucket, &key)? else {
+                return Ok(None);
+            };
+            if stored.version_id != version_id {
+                return Ok(None);
+            }
+            let mut record = stored.clone();
+            change(&mut record);
+            record.bucket = stored.bucket;
+            record.key = stored.key;
+            record.version_id = stored.version_id;
+            tx.execute(
+                "UPDATE objects SET record = ?4
+                 WHERE bucket = ?1 AND key = ?2 AND version_id = ?3",
+                params![
+                    record.bucket,
+                    record.key,
+                    record.version_id,
+                    encode(&record, "object record")?
+                ],
+            )
+            .ctx("update object")?;
+            Ok(Some(record))
         })
         .await
     }

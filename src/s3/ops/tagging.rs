@@ -191,7 +191,8 @@ async fn current_object(state: &S3State, bucket: &str, key: &str) -> S3Result<Ob
 const MAX_TAG_ATTEMPTS: usize = 5;
 
 /// Replaces the tags of the current version of (bucket, key): the sealed manifest copies first
-/// (as a commit writes them), then the record, only if the version is still current. A version
+/// (as a commit writes them), then the tags in the record, in a transaction that checks the
+/// version is still current (and leaves other fields, e.g. the healer's, alone). A version
 /// replaced meanwhile gets its tombstones again (our copy may have overwritten the replacer's
 /// tombstone) and the change is retried on the new version, as S3 applies it to whatever
 /// version is current.
@@ -203,7 +204,17 @@ async fn replace_object_tags(state: &S3State, bucket: &str, key: &str, tags: Tag
             .engine
             .write_manifest_copies(&record, now_ms())
             .await?;
-        if state.meta.update_object_if_current(&record).await? {
+        let new_tags = tags.clone();
+        let updated = state
+            .meta
+            .update_object_version(
+                bucket,
+                key,
+                &record.version_id,
+                Box::new(move |r| r.tags = new_tags),
+            )
+            .await?;
+        if updated.is_some() {
             return Ok(());
         }
         state
