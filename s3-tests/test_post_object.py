@@ -217,3 +217,33 @@ def test_post_object_with_tagging_field(s3, bucket):
     p = s3.generate_presigned_post(bucket, "t.txt", Fields={"tagging": tagging}, Conditions=[{"tagging": tagging}])
     assert post(p).status_code == 204
     assert s3.get_object_tagging(Bucket=bucket, Key="t.txt")["TagSet"] == [{"Key": "src", "Value": "form"}]
+
+
+@pytest.mark.destructive
+def test_post_object_streams_without_buffering(fresh_server, fresh_s3):
+    """A 384 MiB file sent chunked (no Content-Length, as a streaming client may) is stored
+    byte-exact while the gateway's peak RSS stays far below the file size."""
+    s3 = fresh_s3
+    s3.create_bucket(Bucket="stream")
+    p = s3.generate_presigned_post("stream", "big.bin")
+    boundary = "----cwstreamtest"
+    block = hashlib.sha256(b"stream").digest() * 32768  # 1 MiB
+    blocks = 384
+    sent = hashlib.md5()
+
+    def body():
+        for k, v in p["fields"].items():
+            yield f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        yield f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\n\r\n'.encode()
+        for _ in range(blocks):
+            sent.update(block)
+            yield block
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    r = requests.post(p["url"], data=body(), timeout=600,
+                      headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 204, r.text
+    assert r.headers["ETag"] == f'"{sent.hexdigest()}"'
+    assert s3.head_object(Bucket="stream", Key="big.bin")["ContentLength"] == blocks * MiB
+    hwm_kib = fresh_server.proc_status()["VmHWM"]
+    assert hwm_kib * 1024 < 200 * MiB, f"peak RSS {hwm_kib} KiB for a {blocks} MiB form upload"
