@@ -1,5 +1,6 @@
 //! The S3 protocol front end: request id, addressing, classification, SigV4, dispatch to one
-//! handler per operation group, S3 error bodies. Knows HTTP; knows nothing of shards or keys:
+//! handler per operation group, S3 error bodies, CORS response headers. Two operations skip
+//! SigV4: the CORS preflight and POST Object (authenticated by its signed policy). Knows HTTP; knows nothing of shards or keys:
 //! handlers call the engine and the metadata store through their narrow APIs.
 
 pub mod auth;
