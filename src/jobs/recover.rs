@@ -178,12 +178,7 @@ pub async fn run(env: &JobEnv, from: Option<&str>) -> JobResult<RecoverSummary> 
     for (name, created_ms) in &buckets {
         match env
             .meta
-            .create_bucket(&Bucket {
-                name: name.clone(),
-                created_ms: *created_ms,
-                tags: Vec::new(),
-                cors: None,
-            })
+            .create_bucket(&Bucket::new(name.clone(), *created_ms))
             .await
         {
             Ok(()) => s.buckets += 1,

@@ -62,12 +62,7 @@ pub async fn create_bucket(
     }
     state
         .meta
-        .create_bucket(&Bucket {
-            name: bucket.to_string(),
-            created_ms: now_ms(),
-            tags: Vec::new(),
-            cors: None,
-        })
+        .create_bucket(&Bucket::new(bucket.to_string(), now_ms()))
         .await?;
     let mut r = empty_response(StatusCode::OK);
     if let Ok(v) = format!("/{bucket}").parse() {
