@@ -175,6 +175,7 @@ impl App {
             region: self.config.region.clone(),
             base_domains: self.config.base_domain.clone(),
             max_put_size: self.config.max_put_size,
+            cors: Default::default(),
         })
     }
 

@@ -471,6 +471,7 @@ async fn gc_deletes_only_old_unreferenced_blobs_and_processes_the_queue() {
             key_id: version.key_id.clone(),
             retention: None,
             legal_hold: false,
+            tags: Vec::new(),
         })
         .await
         .unwrap();

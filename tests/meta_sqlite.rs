@@ -37,6 +37,7 @@ fn upload(id: &str) -> MultipartUpload {
         key_id: "k1".to_owned(),
         retention: None,
         legal_hold: false,
+        tags: Vec::new(),
     }
 }
 

@@ -368,15 +368,26 @@ async fn check_object(
             tracing::warn!(bucket = %record.bucket, key = %record.key, error = %e, "manifest copies not restored");
         }
         if record.is_degraded() {
-            let mut healed = record.clone();
-            for part in &mut healed.parts {
-                part.missing_shards.clear();
-            }
-            match env.meta.update_object_if_current(&healed).await {
-                Ok(true) => {
+            // Only the degraded mark changes: a tag change made meanwhile stays.
+            let clear_missing: crate::meta::ObjectChange = Box::new(|r| {
+                for part in &mut r.parts {
+                    part.missing_shards.clear();
+                }
+            });
+            match env
+                .meta
+                .update_object_version(
+                    &record.bucket,
+                    &record.key,
+                    &record.version_id,
+                    clear_missing,
+                )
+                .await
+            {
+                Ok(Some(_)) => {
                     tracing::info!(bucket = %record.bucket, key = %record.key, "degraded object restored to full redundancy")
                 }
-                Ok(false) => {}
+                Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(bucket = %record.bucket, key = %record.key, error = %e, "clearing the degraded mark failed")
                 }

@@ -10,14 +10,16 @@
 use std::collections::BTreeSet;
 
 use super::{
-    Bucket, Checksum, DeleteMarker, ListQuery, LockChange, MetaError, MetaStore, MultipartUpload,
-    ObjectRecord, OrphanBlob, Orphans, Retention, RetentionMode, ShardRef, StoredPart,
-    UploadListQuery, UploadedPart, VersionEntry, VersionListQuery, Versioning, WriteCondition,
+    Bucket, Checksum, CorsRule, DeleteMarker, ListQuery, LockChange, MetaError, MetaStore,
+    MultipartUpload, ObjectRecord, OrphanBlob, Orphans, Retention, RetentionMode, ShardRef,
+    StoredPart, UploadListQuery, UploadedPart, VersionEntry, VersionListQuery, Versioning,
+    WriteCondition,
 };
 
 /// Runs every conformance test in turn.
 pub async fn run_all(store: &dyn MetaStore) {
     bucket_lifecycle(store).await;
+    bucket_update(store).await;
     object_put_get_replace(store).await;
     object_delete(store).await;
     list_objects_order_and_prefixes(store).await;
@@ -103,6 +105,7 @@ pub fn object(bucket: &str, key: &str, version: &str, blob_ids: &[&str]) -> Obje
         } else {
             0
         },
+        tags: Vec::new(),
         parts,
         versioned: false,
         retention: None,
@@ -124,6 +127,7 @@ fn upload(upload_id: &str, bucket: &str, key: &str, initiated_ms: i64) -> Multip
         key_id: "master-1".to_owned(),
         retention: None,
         legal_hold: false,
+        tags: Vec::new(),
     }
 }
 
@@ -317,6 +321,63 @@ pub async fn bucket_lifecycle(store: &dyn MetaStore) {
 
 // ----- objects --------------------------------------------------------------------------------
 
+/// `update_bucket` edits tags and CORS rules, keeps name and creation time, and refuses an
+/// unknown bucket.
+pub async fn bucket_update(store: &dyn MetaStore) {
+    let b = "cf-bucket-update";
+    store.create_bucket(&bucket(b)).await.expect("create");
+    let tags = vec![("team".to_owned(), "records".to_owned())];
+    let rules = vec![CorsRule {
+        allowed_origins: vec!["https://*.example.nl".into()],
+        allowed_methods: vec!["GET".into()],
+        ..CorsRule::default()
+    }];
+    let (t, r) = (tags.clone(), rules.clone());
+    let updated = store
+        .update_bucket(
+            b,
+            Box::new(move |bk| {
+                bk.tags = t;
+                bk.created_ms = 1;
+                bk.name = "renamed".into();
+            }),
+        )
+        .await
+        .expect("update tags");
+    assert_eq!(updated.tags, tags);
+    store
+        .update_bucket(b, Box::new(move |bk| bk.cors = Some(r)))
+        .await
+        .expect("update cors");
+    let got = store.get_bucket(b).await.expect("get").expect("exists");
+    assert_eq!(got.tags, tags, "tags kept by a CORS change");
+    assert_eq!(got.cors, Some(rules), "CORS stored");
+    assert_eq!(got.created_ms, bucket(b).created_ms, "creation time kept");
+    assert_eq!(got.name, b, "name kept");
+    store
+        .update_bucket(
+            b,
+            Box::new(|bk| {
+                bk.tags.clear();
+                bk.cors = None;
+            }),
+        )
+        .await
+        .expect("clear");
+    let got = store.get_bucket(b).await.expect("get").expect("exists");
+    assert!(
+        got.tags.is_empty() && got.cors.is_none(),
+        "cleared: {got:?}"
+    );
+    assert!(matches!(
+        store
+            .update_bucket("cf-bucket-update-none", Box::new(|_| {}))
+            .await,
+        Err(MetaError::NoSuchBucket)
+    ));
+    store.delete_bucket(b).await.expect("delete");
+}
+
 pub async fn object_put_get_replace(store: &dyn MetaStore) {
     let b = "cf-object-put";
     let v1 = object(b, "docs/a.txt", "v1", &["cf-put-blob-1"]);
@@ -383,6 +444,54 @@ pub async fn object_put_get_replace(store: &dyn MetaStore) {
     assert_eq!(
         store.get_object(b, "docs/a.txt").await.expect("get"),
         Some(healed.clone())
+    );
+    assert!(store.update_object_if_current(&v2).await.expect("restore"));
+    // A field edit in a transaction: applies to the current version only, keeps identity.
+    let tags = vec![("k".to_owned(), "v".to_owned())];
+    let t = tags.clone();
+    let edited = store
+        .update_object_version(
+            b,
+            "docs/a.txt",
+            &v2.version_id,
+            Box::new(move |r| {
+                r.tags = t;
+                r.key = "elsewhere".into();
+                r.version_id = "forged".into();
+            }),
+        )
+        .await
+        .expect("edit current")
+        .expect("current version edited");
+    assert_eq!(
+        edited,
+        ObjectRecord {
+            tags: tags.clone(),
+            ..v2.clone()
+        }
+    );
+    assert_eq!(
+        store.get_object(b, "docs/a.txt").await.expect("get"),
+        Some(edited.clone())
+    );
+    assert_eq!(
+        store
+            .update_object_version(
+                b,
+                "docs/a.txt",
+                &v1.version_id,
+                Box::new(|r| r.tags.clear())
+            )
+            .await
+            .expect("edit stale"),
+        None
+    );
+    assert_eq!(
+        store
+            .update_object_version(b, "docs/none", "v2", Box::new(|r| r.tags.clear()))
+            .await
+            .expect("edit missing"),
+        None
     );
     assert!(store.update_object_if_current(&v2).await.expect("restore"));
     assert_eq!(

@@ -57,6 +57,11 @@ pub enum LockChange {
     },
     LegalHold(bool),
 }
+/// An edit of a bucket record, run inside [`MetaStore::update_bucket`]'s transaction.
+pub type BucketChange = Box<dyn FnOnce(&mut Bucket) + Send>;
+
+/// An edit of an object record, run inside [`MetaStore::update_object_version`]'s transaction.
+pub type ObjectChange = Box<dyn FnOnce(&mut ObjectRecord) + Send>;
 
 /// Orphaned blobs queued in the same transaction as the change that orphaned them, with the
 /// queue ids to pass to [`MetaStore::forget_orphans`] once their shard files are deleted.
@@ -77,6 +82,11 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn delete_bucket(&self, name: &str) -> MetaResult<()>;
     /// All buckets, sorted by name.
     async fn list_buckets(&self) -> MetaResult<Vec<Bucket>>;
+    /// Applies `change` to the stored record of bucket `name` in one transaction (a
+    /// read-modify-write of its tags or CORS rules that can't lose a concurrent change to the
+    /// other); name and creation time stay as stored. Returns the new record. Fails with
+    /// `NoSuchBucket`.
+    async fn update_bucket(&self, name: &str, change: BucketChange) -> MetaResult<Bucket>;
 
     async fn get_object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectRecord>>;
     /// Inserts or replaces (bucket, key). The replaced version's blobs are queued as orphans.
@@ -94,6 +104,18 @@ pub trait MetaStore: Send + Sync + 'static {
     /// `record.version_id` (the healer clearing `missing_shards`); false when the key was
     /// overwritten or deleted meanwhile. Queues nothing: the blobs stay the same.
     async fn update_object_if_current(&self, record: &ObjectRecord) -> MetaResult<bool>;
+    /// Applies `change` in one transaction to the record of object version `version_id`
+    /// (internal id) of (bucket, key), current or noncurrent (a tag change, the healer clearing
+    /// `missing_shards`): concurrent edits of different fields don't undo each other. Returns
+    /// the new record, or `None` when that version is gone. Bucket, key and version id stay as stored;
+    /// the change must not swap blobs (nothing is queued).
+    async fn update_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        change: ObjectChange,
+    ) -> MetaResult<Option<ObjectRecord>>;
     /// Removes (bucket, key) if present and queues its blobs. Missing key is not an error.
     async fn delete_object(&self, bucket: &str, key: &str) -> MetaResult<Orphans>;
     /// Objects with `key` starting with `query.prefix` and greater than `query.after`, in

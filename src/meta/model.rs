@@ -14,16 +14,24 @@ pub struct Bucket {
     /// versioned bucket; never turned off again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<ObjectLockConfig>,
+    /// Bucket tags (PutBucketTagging), in the order the client sent them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    /// CORS rules (PutBucketCors); `None` when the bucket has no CORS configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Vec<CorsRule>>,
 }
 
 impl Bucket {
-    /// A new bucket: unversioned, without Object Lock.
+    /// A new bucket: unversioned, without Object Lock, tags or CORS configuration.
     pub fn new(name: impl Into<String>, created_ms: i64) -> Self {
         Self {
             name: name.into(),
             created_ms,
             versioning: Versioning::Unversioned,
             object_lock: None,
+            tags: Vec::new(),
+            cors: None,
         }
     }
 }
@@ -68,6 +76,25 @@ pub struct Retention {
     pub mode: RetentionMode,
     /// Unix milliseconds.
     pub retain_until_ms: i64,
+}
+
+/// One rule of a bucket's CORS configuration, as validated by the S3 layer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorsRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Origins, each with at most one `*` wildcard.
+    pub allowed_origins: Vec<String>,
+    /// Upper-case methods: GET, PUT, POST, DELETE, HEAD.
+    pub allowed_methods: Vec<String>,
+    /// Request headers a preflight may ask for, each with at most one `*` wildcard.
+    #[serde(default)]
+    pub allowed_headers: Vec<String>,
+    /// Response headers the browser may expose to scripts.
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<u32>,
 }
 
 /// Where one shard file of one stored blob lives.
@@ -153,6 +180,10 @@ pub struct ObjectRecord {
     pub retention: Option<Retention>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub legal_hold: bool,
+    /// Object tags (`x-amz-tagging`, PutObjectTagging), in the order the client sent them.
+    /// Metadata like the rest: sealed into the manifest copies, never stored in plaintext.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
 }
 
 /// The S3 version id of a version: its own id when written with versioning enabled, else
@@ -206,6 +237,9 @@ pub struct MultipartUpload {
     pub retention: Option<Retention>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub legal_hold: bool,
+    /// Tags from `x-amz-tagging` at create time, carried to the completed object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
 }
 
 /// One uploaded part of a multipart upload.

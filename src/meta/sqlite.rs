@@ -61,10 +61,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    Bucket, DeleteMarker, ListQuery, ListedVersion, LockChange, MetaError, MetaResult, MetaStore,
-    MultipartUpload, NULL_VERSION, ObjectLockConfig, ObjectRecord, OrphanBlob, Orphans,
-    RetentionMode, StoredPart, UploadListQuery, UploadedPart, VersionEntry, VersionListQuery,
-    Versioning, WriteCondition,
+    Bucket, BucketChange, DeleteMarker, ListQuery, ListedVersion, LockChange, MetaError,
+    MetaResult, MetaStore, MultipartUpload, NULL_VERSION, ObjectChange, ObjectLockConfig,
+    ObjectRecord, OrphanBlob, Orphans, RetentionMode, StoredPart, UploadListQuery, UploadedPart,
+    VersionEntry, VersionListQuery, Versioning, WriteCondition,
 };
 
 /// Schema migrations, in order. Entry `i` takes `user_version` from `i` to `i + 1`.
@@ -611,6 +611,43 @@ fn store_bucket(tx: &Transaction<'_>, bucket: &Bucket) -> MetaResult<()> {
     Ok(())
 }
 
+/// `update_object_version` for a noncurrent object version (by internal version id).
+fn update_noncurrent(
+    tx: &Transaction<'_>,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+    change: ObjectChange,
+) -> MetaResult<Option<ObjectRecord>> {
+    let row: Option<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT seq, record FROM versions
+             WHERE bucket = ?1 AND key = ?2 AND version_id = ?3 AND is_marker = 0",
+        )
+        .and_then(|mut st| {
+            st.query_row(params![bucket, key, version_id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .optional()
+        })
+        .ctx("read version")?;
+    let Some((seq, json)) = row else {
+        return Ok(None);
+    };
+    let stored: ObjectRecord = decode(&json, "object record")?;
+    let mut record = stored.clone();
+    change(&mut record);
+    record.bucket = stored.bucket;
+    record.key = stored.key;
+    record.version_id = stored.version_id;
+    record.versioned = stored.versioned;
+    let json = encode(&record, "object record")?;
+    tx.prepare_cached("UPDATE versions SET record = ?2 WHERE seq = ?1")
+        .and_then(|mut st| st.execute(params![seq, json]))
+        .ctx("update version")?;
+    Ok(Some(record))
+}
+
 /// Applies `change` to `record` under the Object Lock rules (see `update_version_lock`).
 fn apply_lock_change(record: &mut ObjectRecord, change: &LockChange, now: i64) -> MetaResult<()> {
     match change {
@@ -720,6 +757,35 @@ impl MetaStore for SqliteStore {
         .await
     }
 
+    async fn update_bucket(&self, name: &str, change: BucketChange) -> MetaResult<Bucket> {
+        let name = name.to_owned();
+        self.write("update_bucket", move |tx| {
+            let json: Option<String> = tx
+                .query_row(
+                    "SELECT record FROM buckets WHERE name = ?1",
+                    params![name],
+                    |row| row.get(0),
+                )
+                .optional()
+                .ctx("read bucket")?;
+            let Some(json) = json else {
+                return Err(MetaError::NoSuchBucket);
+            };
+            let stored: Bucket = decode(&json, "bucket record")?;
+            let mut record = stored.clone();
+            change(&mut record);
+            record.name = stored.name;
+            record.created_ms = stored.created_ms;
+            tx.execute(
+                "UPDATE buckets SET record = ?2 WHERE name = ?1",
+                params![name, encode(&record, "bucket")?],
+            )
+            .ctx("update bucket")?;
+            Ok(record)
+        })
+        .await
+    }
+
     async fn get_object(&self, bucket: &str, key: &str) -> MetaResult<Option<ObjectRecord>> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         self.with_conn("get_object", move |conn| load_object(conn, &bucket, &key))
@@ -758,6 +824,40 @@ impl MetaStore for SqliteStore {
                 )
                 .ctx("update version")?;
             Ok(changed + changed_noncurrent == 1)
+        })
+        .await
+    }
+
+    async fn update_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        change: ObjectChange,
+    ) -> MetaResult<Option<ObjectRecord>> {
+        let (bucket, key, version_id) = (bucket.to_owned(), key.to_owned(), version_id.to_owned());
+        self.write("update_object_version", move |tx| {
+            let current = load_object(tx, &bucket, &key)?.filter(|o| o.version_id == version_id);
+            let Some(stored) = current else {
+                return update_noncurrent(tx, &bucket, &key, &version_id, change);
+            };
+            let mut record = stored.clone();
+            change(&mut record);
+            record.bucket = stored.bucket;
+            record.key = stored.key;
+            record.version_id = stored.version_id;
+            tx.execute(
+                "UPDATE objects SET record = ?4
+                 WHERE bucket = ?1 AND key = ?2 AND version_id = ?3",
+                params![
+                    record.bucket,
+                    record.key,
+                    record.version_id,
+                    encode(&record, "object record")?
+                ],
+            )
+            .ctx("update object")?;
+            Ok(Some(record))
         })
         .await
     }

@@ -45,6 +45,16 @@ pub enum S3ErrorCode {
     ObjectLockConfigurationNotFoundError,
     NoSuchObjectLockConfiguration,
     AuthorizationQueryParametersError,
+    InvalidTag,
+    NoSuchTagSet,
+    NoSuchCORSConfiguration,
+    /// A CORS preflight no rule allows.
+    AccessForbidden,
+    /// A request S3 can't interpret at all (e.g. a preflight without Origin).
+    BadRequest,
+    MalformedPOSTRequest,
+    InvalidPolicyDocument,
+    IncorrectNumberOfFilesInPostRequest,
 }
 
 impl S3ErrorCode {
@@ -89,15 +99,25 @@ impl S3ErrorCode {
             ObjectLockConfigurationNotFoundError => "ObjectLockConfigurationNotFoundError",
             NoSuchObjectLockConfiguration => "NoSuchObjectLockConfiguration",
             AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
+            InvalidTag => "InvalidTag",
+            NoSuchTagSet => "NoSuchTagSet",
+            NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
+            AccessForbidden => "AccessForbidden",
+            BadRequest => "BadRequest",
+            MalformedPOSTRequest => "MalformedPOSTRequest",
+            InvalidPolicyDocument => "InvalidPolicyDocument",
+            IncorrectNumberOfFilesInPostRequest => "IncorrectNumberOfFilesInPostRequest",
         }
     }
 
     pub fn status(self) -> StatusCode {
         use S3ErrorCode::*;
         match self {
-            AccessDenied | InvalidAccessKeyId | RequestTimeTooSkewed | SignatureDoesNotMatch => {
-                StatusCode::FORBIDDEN
-            }
+            AccessDenied
+            | AccessForbidden
+            | InvalidAccessKeyId
+            | RequestTimeTooSkewed
+            | SignatureDoesNotMatch => StatusCode::FORBIDDEN,
             AuthorizationHeaderMalformed
             | AuthorizationQueryParametersError
             | BadDigest
@@ -114,7 +134,12 @@ impl S3ErrorCode {
             | MalformedXML
             | MissingSecurityHeader
             | XAmzContentSHA256Mismatch
-            | InvalidChunkSizeError => StatusCode::BAD_REQUEST,
+            | InvalidChunkSizeError
+            | InvalidTag
+            | BadRequest
+            | MalformedPOSTRequest
+            | InvalidPolicyDocument
+            | IncorrectNumberOfFilesInPostRequest => StatusCode::BAD_REQUEST,
             BucketAlreadyOwnedByYou | BucketNotEmpty | InvalidBucketState => StatusCode::CONFLICT,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             InvalidRange | InvalidPartNumber => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -125,7 +150,9 @@ impl S3ErrorCode {
             | NoSuchUpload
             | NoSuchVersion
             | ObjectLockConfigurationNotFoundError
-            | NoSuchObjectLockConfiguration => StatusCode::NOT_FOUND,
+            | NoSuchObjectLockConfiguration
+            | NoSuchTagSet
+            | NoSuchCORSConfiguration => StatusCode::NOT_FOUND,
             NotImplemented => StatusCode::NOT_IMPLEMENTED,
             PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,

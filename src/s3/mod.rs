@@ -1,5 +1,6 @@
 //! The S3 protocol front end: request id, addressing, classification, SigV4, dispatch to one
-//! handler per operation group, S3 error bodies. Knows HTTP; knows nothing of shards or keys:
+//! handler per operation group, S3 error bodies, CORS response headers. Two operations skip
+//! SigV4: the CORS preflight and POST Object (authenticated by its signed policy). Knows HTTP; knows nothing of shards or keys:
 //! handlers call the engine and the metadata store through their narrow APIs.
 
 pub mod auth;
@@ -33,6 +34,8 @@ pub struct S3State {
     pub region: String,
     pub base_domains: Vec<String>,
     pub max_put_size: u64,
+    /// Buckets' CORS rules, read on every request with an `Origin`.
+    pub cors: ops::cors::CorsCache,
 }
 
 /// The S3 service as an axum router (every path goes to one handler).
@@ -51,6 +54,7 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
     let method = req.method().clone();
     let started = std::time::Instant::now();
     let expects_continue = expects_continue_without_body(req.headers());
+    let cors_origin = cors_origin(&state, &req);
     tracing::debug!(%method, path = %resource, request_id, "request start");
     let result = process(&state, req).await;
     let mut response = match result {
@@ -64,9 +68,15 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
             if expects_continue.is_some() {
                 close_connection(&mut response);
             }
+            if let Some((bucket, origin)) = &cors_origin {
+                ops::cors::apply(&state, bucket, origin, &method, &mut response).await;
+            }
             return response;
         }
     };
+    if let Some((bucket, origin)) = &cors_origin {
+        ops::cors::apply(&state, bucket, origin, &method, &mut response).await;
+    }
     if expects_continue == Some(true) {
         close_connection(&mut response);
     }
@@ -75,6 +85,18 @@ async fn handle(State(state): State<Arc<S3State>>, req: Request) -> Response {
     }
     tracing::debug!(%method, path = %resource, status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
     response
+}
+
+/// (bucket, Origin) of a request a browser sent cross-origin to a bucket or object.
+fn cors_origin(state: &S3State, req: &Request) -> Option<(String, String)> {
+    let origin = req.headers().get(http::header::ORIGIN)?.to_str().ok()?;
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    let target = host::resolve(host, req.uri().path(), &state.base_domains).ok()?;
+    Some((target.bucket?, origin.to_string()))
 }
 
 /// For a request with `Expect: 100-continue`: `Some(empty_body)`. hyper sends `100 Continue`
@@ -117,6 +139,15 @@ async fn process(state: &Arc<S3State>, req: Request) -> S3Result<Response> {
         &query,
         &parts.headers,
     )?;
+    match operation {
+        router::Operation::CorsPreflight { bucket } => {
+            return ops::cors::preflight(state, &bucket, &parts.headers).await;
+        }
+        router::Operation::PostObject { bucket } => {
+            return ops::post_object::post_object(state, &bucket, parts, body).await;
+        }
+        _ => {}
+    }
     let authenticated = auth::authenticate(
         &parts,
         state.secrets.as_ref(),

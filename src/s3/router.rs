@@ -123,6 +123,45 @@ pub enum Operation {
         bucket: String,
         key: String,
     },
+    GetObjectTagging {
+        bucket: String,
+        key: String,
+    },
+    PutObjectTagging {
+        bucket: String,
+        key: String,
+    },
+    DeleteObjectTagging {
+        bucket: String,
+        key: String,
+    },
+    GetBucketTagging {
+        bucket: String,
+    },
+    PutBucketTagging {
+        bucket: String,
+    },
+    DeleteBucketTagging {
+        bucket: String,
+    },
+    GetBucketCors {
+        bucket: String,
+    },
+    PutBucketCors {
+        bucket: String,
+    },
+    DeleteBucketCors {
+        bucket: String,
+    },
+    /// A browser's CORS preflight (`OPTIONS`); answered without authentication.
+    CorsPreflight {
+        bucket: String,
+    },
+    /// A browser form upload (`POST /bucket`, multipart/form-data); authenticated by the
+    /// signed policy in the form, not by an Authorization header.
+    PostObject {
+        bucket: String,
+    },
     /// Known to S3, not offered here: answered with NotImplemented after authentication.
     Unsupported {
         name: &'static str,
@@ -134,7 +173,6 @@ const UNSUPPORTED_BUCKET: &[(&str, &str)] = &[
     ("accelerate", "BucketAccelerate"),
     ("acl", "BucketAcl"),
     ("analytics", "BucketAnalytics"),
-    ("cors", "BucketCors"),
     ("encryption", "BucketEncryption"),
     ("intelligent-tiering", "BucketIntelligentTiering"),
     ("inventory", "BucketInventory"),
@@ -148,7 +186,6 @@ const UNSUPPORTED_BUCKET: &[(&str, &str)] = &[
     ("publicAccessBlock", "PublicAccessBlock"),
     ("replication", "BucketReplication"),
     ("requestPayment", "BucketRequestPayment"),
-    ("tagging", "BucketTagging"),
     ("website", "BucketWebsite"),
 ];
 
@@ -157,7 +194,6 @@ const UNSUPPORTED_OBJECT: &[(&str, &str)] = &[
     ("attributes", "GetObjectAttributes"),
     ("restore", "RestoreObject"),
     ("select", "SelectObjectContent"),
-    ("tagging", "ObjectTagging"),
     ("torrent", "GetObjectTorrent"),
 ];
 
@@ -186,7 +222,13 @@ pub fn classify(
             )),
         };
     };
+    if *method == Method::OPTIONS {
+        return Ok(Operation::CorsPreflight { bucket });
+    }
     let Some(key) = key.filter(|k| !k.is_empty()).map(str::to_string) else {
+        if let Some(op) = bucket_subresource(method, &bucket, query) {
+            return op;
+        }
         if let Some(name) = unsupported(UNSUPPORTED_BUCKET, query) {
             return Ok(Operation::Unsupported { name });
         }
@@ -220,7 +262,7 @@ pub fn classify(
             }
             Method::GET => Ok(Operation::ListObjects { bucket }),
             Method::POST if query.contains_key("delete") => Ok(Operation::DeleteObjects { bucket }),
-            Method::POST => Ok(Operation::Unsupported { name: "PostObject" }),
+            Method::POST => Ok(Operation::PostObject { bucket }),
             _ => Err(S3Error::new(
                 S3ErrorCode::MethodNotAllowed,
                 "method not allowed on a bucket",
@@ -265,6 +307,17 @@ pub fn classify(
             Ok(Operation::GetObjectAttributes { bucket, key })
         }
         (method, None) => {
+            if query.contains_key("tagging") && !query.contains_key("versionId") {
+                return match method {
+                    Method::GET => Ok(Operation::GetObjectTagging { bucket, key }),
+                    Method::PUT => Ok(Operation::PutObjectTagging { bucket, key }),
+                    Method::DELETE => Ok(Operation::DeleteObjectTagging { bucket, key }),
+                    _ => Err(S3Error::new(
+                        S3ErrorCode::MethodNotAllowed,
+                        "method not allowed on object tagging",
+                    )),
+                };
+            }
             if let Some(name) = unsupported(UNSUPPORTED_OBJECT, query) {
                 return Ok(Operation::Unsupported { name });
             }
@@ -302,6 +355,36 @@ pub fn classify(
             "method not allowed on an upload",
         )),
     }
+}
+
+/// The bucket subresources this gateway serves (`?tagging`, `?cors`).
+fn bucket_subresource(method: &Method, bucket: &str, query: &Query) -> Option<S3Result<Operation>> {
+    let bucket = bucket.to_string();
+    let op = if query.contains_key("tagging") {
+        match *method {
+            Method::GET => Operation::GetBucketTagging { bucket },
+            Method::PUT => Operation::PutBucketTagging { bucket },
+            Method::DELETE => Operation::DeleteBucketTagging { bucket },
+            _ => return Some(Err(not_allowed_on_subresource())),
+        }
+    } else if query.contains_key("cors") {
+        match *method {
+            Method::GET => Operation::GetBucketCors { bucket },
+            Method::PUT => Operation::PutBucketCors { bucket },
+            Method::DELETE => Operation::DeleteBucketCors { bucket },
+            _ => return Some(Err(not_allowed_on_subresource())),
+        }
+    } else {
+        return None;
+    };
+    Some(Ok(op))
+}
+
+fn not_allowed_on_subresource() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::MethodNotAllowed,
+        "The specified method is not allowed against this resource.",
+    )
 }
 
 fn parse_part_number(value: Option<&String>) -> S3Result<u32> {
@@ -440,9 +523,26 @@ mod tests {
             ),
             (
                 op(Method::GET, Some("b"), Some("k"), "tagging"),
-                Unsupported {
-                    name: "ObjectTagging",
+                GetObjectTagging {
+                    bucket: b(),
+                    key: k(),
                 },
+            ),
+            (
+                op(Method::DELETE, Some("b"), None, "tagging"),
+                DeleteBucketTagging { bucket: b() },
+            ),
+            (
+                op(Method::PUT, Some("b"), None, "cors"),
+                PutBucketCors { bucket: b() },
+            ),
+            (
+                op(Method::OPTIONS, Some("b"), Some("k"), ""),
+                CorsPreflight { bucket: b() },
+            ),
+            (
+                op(Method::POST, Some("b"), None, ""),
+                PostObject { bucket: b() },
             ),
         ];
         for (got, want) in cases {

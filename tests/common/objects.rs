@@ -56,6 +56,7 @@ pub async fn write_object(engine: &Engine, data: &[u8]) -> (NewVersion, ObjectRe
         versioned: false,
         retention: None,
         legal_hold: false,
+        tags: Vec::new(),
     };
     (version, record)
 }

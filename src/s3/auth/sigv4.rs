@@ -661,6 +661,30 @@ fn canonical_request(
     out
 }
 
+/// Checks the signature of a browser-form POST (POST Object): the hex HMAC-SHA256 of the
+/// base64 `policy` under the SigV4 signing key of `credential`
+/// (`AK/yyyymmdd/region/s3/aws4_request`), compared in constant time.
+pub(crate) fn verify_post_policy(
+    secrets: &dyn SecretLookup,
+    credential: &str,
+    policy_base64: &str,
+    signature: &str,
+) -> S3Result<Principal> {
+    let cred = parse_credential(credential, query_error)?;
+    let secret = lookup(secrets, cred.access_key)?;
+    let key = signing_key(&secret, cred.date, cred.region);
+    let computed = aws_sigv4::sign::v4::calculate_signature(key, policy_base64.as_bytes());
+    if !signatures_match(&computed, &signature.to_ascii_lowercase()) {
+        return Err(S3Error::new(
+            S3ErrorCode::SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        ));
+    }
+    Ok(Principal {
+        access_key: cred.access_key.to_string(),
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

@@ -89,6 +89,7 @@ pub async fn head_bucket(state: &Arc<S3State>, bucket: &str) -> S3Result<Respons
 
 pub async fn delete_bucket(state: &Arc<S3State>, bucket: &str) -> S3Result<Response> {
     state.meta.delete_bucket(bucket).await?;
+    state.cors.invalidate(bucket);
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 

@@ -173,6 +173,22 @@ pub async fn copy_object(
         .into());
     }
     let settings = super::versioning::new_version_settings(state, bucket, headers).await?;
+    // x-amz-tagging-directive: COPY (the default) keeps the source's tags, REPLACE takes
+    // x-amz-tagging.
+    let tags = match headers
+        .get("x-amz-tagging-directive")
+        .map(|v| v.to_str().unwrap_or_default())
+    {
+        None => src.tags.clone(),
+        Some(v) if v.eq_ignore_ascii_case("COPY") => src.tags.clone(),
+        Some(v) if v.eq_ignore_ascii_case("REPLACE") => super::tagging::tags_from_headers(headers)?,
+        Some(_) => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "Unknown tagging directive.",
+            ));
+        }
+    };
     let (stored_headers, user_meta) = if replace {
         object_metadata(headers)?
     } else {
@@ -205,6 +221,7 @@ pub async fn copy_object(
         versioned: false,
         retention: None,
         legal_hold: false,
+        tags,
     };
     settings.apply(&mut record);
     commit_if(state, &record, condition.as_ref()).await?;

@@ -4,9 +4,12 @@
 mod attributes;
 mod bucket;
 mod copy;
+pub mod cors;
 mod list;
 mod multipart;
 mod object;
+pub mod post_object;
+pub mod tagging;
 pub mod versioning;
 
 use std::sync::Arc;
@@ -121,6 +124,22 @@ pub async fn dispatch(state: &Arc<S3State>, op: Operation, req: RequestCtx) -> S
         GetObjectAttributes { bucket, key } => {
             attributes::get_object_attributes(state, &bucket, &key, req).await
         }
+        GetObjectTagging { bucket, key } => tagging::get_object_tagging(state, &bucket, &key).await,
+        PutObjectTagging { bucket, key } => {
+            tagging::put_object_tagging(state, &bucket, &key, req).await
+        }
+        DeleteObjectTagging { bucket, key } => {
+            tagging::delete_object_tagging(state, &bucket, &key).await
+        }
+        GetBucketTagging { bucket } => tagging::get_bucket_tagging(state, &bucket).await,
+        PutBucketTagging { bucket } => tagging::put_bucket_tagging(state, &bucket, req).await,
+        DeleteBucketTagging { bucket } => tagging::delete_bucket_tagging(state, &bucket).await,
+        GetBucketCors { bucket } => cors::get_bucket_cors(state, &bucket).await,
+        PutBucketCors { bucket } => cors::put_bucket_cors(state, &bucket, req).await,
+        DeleteBucketCors { bucket } => cors::delete_bucket_cors(state, &bucket).await,
+        CorsPreflight { .. } | PostObject { .. } => Err(S3Error::internal(
+            "an unauthenticated operation reached the authenticated dispatch",
+        )),
         Unsupported { name } => Err(S3Error::new(
             S3ErrorCode::NotImplemented,
             format!("{name} is not implemented by this gateway"),

@@ -43,6 +43,7 @@ pub async fn create(
 ) -> S3Result<Response> {
     check_object_target(state, bucket, key).await?;
     let (headers, user_meta) = object_metadata(req.headers())?;
+    let tags = super::tagging::tags_from_headers(req.headers())?;
     let checksum_algorithm = req
         .headers()
         .get("x-amz-checksum-algorithm")
@@ -63,6 +64,7 @@ pub async fn create(
         key_id: version.key_id,
         retention: settings.retention,
         legal_hold: settings.legal_hold,
+        tags,
     };
     state.meta.create_upload(&upload).await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
@@ -221,6 +223,7 @@ pub async fn complete(
         versioned: settings.versioned,
         retention: upload.retention.clone(),
         legal_hold: upload.legal_hold,
+        tags: upload.tags.clone(),
     };
     commit_parts_record(state, upload_id, &record, condition.as_ref()).await?;
     let mut w = XmlWriter::new("CompleteMultipartUploadResult");

@@ -86,6 +86,7 @@ pub async fn put_object(
         // Refuse early rather than after streaming the body; the commit checks again.
         precheck_write(state, bucket, key, condition).await?;
     }
+    let tags = super::tagging::tags_from_headers(req.headers())?;
     let version = state.engine.new_version();
     let (written, checksum) = receive_part(
         state,
@@ -113,6 +114,7 @@ pub async fn put_object(
         versioned: false,
         retention: None,
         legal_hold: false,
+        tags,
     };
     settings.apply(&mut record);
     commit_if(state, &record, condition.as_ref()).await?;
@@ -364,6 +366,7 @@ pub async fn get_object(
             &record.multipart_count.to_string(),
         );
     }
+    super::tagging::set_tagging_count(&mut r, &record.tags);
     if want_checksum
         && status == StatusCode::OK
         && let Some(c) = &record.checksum
