@@ -219,3 +219,21 @@ def test_copy_a_noncurrent_version(s3, vbucket):
             Bucket=vbucket, Key="dst", CopySource={"Bucket": vbucket, "Key": "src", "VersionId": "f" * 32}
         )
     assert code(e.value) == "NoSuchVersion"
+
+
+def test_tags_per_version(s3, vbucket):
+    v1 = s3.put_object(Bucket=vbucket, Key="t", Body=b"1", Tagging="stage=draft")["VersionId"]
+    v2 = s3.put_object(Bucket=vbucket, Key="t", Body=b"2", Tagging="stage=final")["VersionId"]
+    tags = lambda **kw: {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=vbucket, Key="t", **kw)["TagSet"]}  # noqa: E731
+    assert tags() == {"stage": "final"}
+    assert tags(VersionId=v1) == {"stage": "draft"}
+    s3.put_object_tagging(
+        Bucket=vbucket, Key="t", VersionId=v1, Tagging={"TagSet": [{"Key": "stage", "Value": "archived"}]}
+    )
+    assert tags(VersionId=v1) == {"stage": "archived"}
+    assert tags(VersionId=v2) == {"stage": "final"}
+    s3.delete_object_tagging(Bucket=vbucket, Key="t", VersionId=v2)
+    assert tags() == {} and tags(VersionId=v1) == {"stage": "archived"}
+    with pytest.raises(ClientError) as e:
+        s3.get_object_tagging(Bucket=vbucket, Key="t", VersionId="e" * 32)
+    assert code(e.value) == "NoSuchVersion"

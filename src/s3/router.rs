@@ -307,7 +307,7 @@ pub fn classify(
             Ok(Operation::GetObjectAttributes { bucket, key })
         }
         (method, None) => {
-            if query.contains_key("tagging") && !query.contains_key("versionId") {
+            if query.contains_key("tagging") {
                 return match method {
                     Method::GET => Ok(Operation::GetObjectTagging { bucket, key }),
                     Method::PUT => Ok(Operation::PutObjectTagging { bucket, key }),

@@ -124,12 +124,14 @@ pub async fn dispatch(state: &Arc<S3State>, op: Operation, req: RequestCtx) -> S
         GetObjectAttributes { bucket, key } => {
             attributes::get_object_attributes(state, &bucket, &key, req).await
         }
-        GetObjectTagging { bucket, key } => tagging::get_object_tagging(state, &bucket, &key).await,
+        GetObjectTagging { bucket, key } => {
+            tagging::get_object_tagging(state, &bucket, &key, &req.query).await
+        }
         PutObjectTagging { bucket, key } => {
             tagging::put_object_tagging(state, &bucket, &key, req).await
         }
         DeleteObjectTagging { bucket, key } => {
-            tagging::delete_object_tagging(state, &bucket, &key).await
+            tagging::delete_object_tagging(state, &bucket, &key, &req.query).await
         }
         GetBucketTagging { bucket } => tagging::get_bucket_tagging(state, &bucket).await,
         PutBucketTagging { bucket } => tagging::put_bucket_tagging(state, &bucket, req).await,

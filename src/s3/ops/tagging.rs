@@ -18,6 +18,7 @@ use super::RequestCtx;
 use super::require_bucket;
 use crate::meta::{MetaError, ObjectRecord};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
+use crate::s3::router::Query;
 use crate::s3::xml::{self, XmlWriter};
 use crate::s3::{S3State, empty_response, now_ms, read_small_body, xml_response};
 
@@ -196,7 +197,16 @@ const MAX_TAG_ATTEMPTS: usize = 5;
 /// replaced meanwhile gets its tombstones again (our copy may have overwritten the replacer's
 /// tombstone) and the change is retried on the new version, as S3 applies it to whatever
 /// version is current.
-async fn replace_object_tags(state: &S3State, bucket: &str, key: &str, tags: Tags) -> S3Result<()> {
+async fn replace_object_tags(
+    state: &S3State,
+    bucket: &str,
+    key: &str,
+    query: &Query,
+    tags: Tags,
+) -> S3Result<()> {
+    if super::versioning::requested_version(query)?.is_some() {
+        return replace_version_tags(state, bucket, key, query, tags).await;
+    }
     for _ in 0..MAX_TAG_ATTEMPTS {
         let mut record = current_object(state, bucket, key).await?;
         record.tags = tags.clone();
@@ -228,13 +238,44 @@ async fn replace_object_tags(state: &S3State, bucket: &str, key: &str, tags: Tag
     ))
 }
 
+/// Replaces the tags of the version `versionId` names (current or not): manifest copies
+/// re-sealed with the version's own commit time, then the record.
+async fn replace_version_tags(
+    state: &S3State,
+    bucket: &str,
+    key: &str,
+    query: &Query,
+    tags: Tags,
+) -> S3Result<()> {
+    let (mut record, _) = super::versioning::resolve_read(state, bucket, key, query).await?;
+    record.tags = tags.clone();
+    state
+        .engine
+        .write_manifest_copies(&record, record.last_modified_ms)
+        .await?;
+    state
+        .meta
+        .update_object_version(
+            bucket,
+            key,
+            &record.version_id,
+            Box::new(move |r| r.tags = tags),
+        )
+        .await?
+        .ok_or(MetaError::NoSuchVersion)?;
+    Ok(())
+}
+
 pub async fn get_object_tagging(
     state: &Arc<S3State>,
     bucket: &str,
     key: &str,
+    query: &Query,
 ) -> S3Result<Response> {
-    let record = current_object(state, bucket, key).await?;
-    Ok(xml_response(tagging_xml(&record.tags)))
+    let (record, versioning) = super::versioning::resolve_read(state, bucket, key, query).await?;
+    let mut r = xml_response(tagging_xml(&record.tags));
+    super::versioning::version_id_header(&mut r, versioning, record.s3_version_id());
+    Ok(r)
 }
 
 pub async fn put_object_tagging(
@@ -243,10 +284,11 @@ pub async fn put_object_tagging(
     key: &str,
     req: RequestCtx,
 ) -> S3Result<Response> {
-    current_object(state, bucket, key).await?;
+    super::versioning::resolve_read(state, bucket, key, &req.query).await?;
+    let query = req.query.clone();
     let raw = read_xml_body(req, MAX_TAGGING_BODY).await?;
     let tags = parse_tagging_xml(&raw, TagTarget::Object)?;
-    replace_object_tags(state, bucket, key, tags).await?;
+    replace_object_tags(state, bucket, key, &query, tags).await?;
     Ok(empty_response(StatusCode::OK))
 }
 
@@ -254,8 +296,9 @@ pub async fn delete_object_tagging(
     state: &Arc<S3State>,
     bucket: &str,
     key: &str,
+    query: &Query,
 ) -> S3Result<Response> {
-    replace_object_tags(state, bucket, key, Tags::new()).await?;
+    replace_object_tags(state, bucket, key, query, Tags::new()).await?;
     Ok(empty_response(StatusCode::NO_CONTENT))
 }
 
