@@ -1,6 +1,7 @@
-"""aws-cli against the gateway: s3 mb/cp/ls/rm/sync/rb and s3api calls (credentials from the
+"""aws-cli against the gateway: s3 mb/cp/ls/rm/mv/sync/rb and s3api calls (credentials from the
 environment, AWS_CONFIG_FILE in a temp dir)."""
 
+import hashlib
 import json
 
 from cwtest import data
@@ -124,3 +125,20 @@ def test_expect_100_continue_without_body_closes_or_continues(server, raw, bucke
             "final response to an Expect: 100-continue request without a 100 Continue must "
             f"close the connection: {got!r}"
         )
+
+
+def test_awscli_mv(cli, s3, tmp_path):
+    """`aws s3 mv` local → S3 (upload, then the local file is gone) and S3 → S3 (server-side
+    copy, then the source is deleted)."""
+    b = new_bucket_name("awsmv")
+    cli.aws("s3", "mb", f"s3://{b}")
+    f = tmp_path / "move-me.bin"
+    md5 = data.write_file(f, "awscli-mv", 6 * MiB + 1)
+    cli.aws("s3", "mv", "--no-progress", str(f), f"s3://{b}/in/move-me.bin")
+    assert not f.exists()
+    cli.aws("s3", "mv", "--no-progress", f"s3://{b}/in/move-me.bin", f"s3://{b}/out/moved.bin")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=b).get("Contents", [])]
+    assert keys == ["out/moved.bin"], keys
+    body = s3.get_object(Bucket=b, Key="out/moved.bin")["Body"].read()
+    assert hashlib.md5(body).hexdigest() == md5
+    cli.aws("s3", "rb", "--force", f"s3://{b}")
