@@ -79,6 +79,7 @@ const CHUNK_SALT: &[u8] = b"chunkworks chunk v1";
 const BLOCK_SALT: &[u8] = b"chunkworks block v1";
 const BLOCK_INFO: &[u8] = b"block-checksum";
 const MANIFEST_SALT: &[u8] = b"chunkworks manifest v1";
+const NAME_SALT: &[u8] = b"chunkworks name v1";
 const CHUNK_AAD_PREFIX: &[u8] = b"CW1";
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -185,6 +186,12 @@ impl MasterKey {
         out.copy_from_slice(&nonce);
         out.append(&mut body);
         out
+    }
+    /// An opaque, stable id for a name that must not appear at a location (a bucket name):
+    /// keyed BLAKE3 under a key derived from the master key, 32 hex characters.
+    pub fn name_id(&self, name: &str) -> String {
+        let key = derive_key(&self.key, NAME_SALT, &[]);
+        hex::encode(&blake3::keyed_hash(&key, name.as_bytes()).as_bytes()[..16])
     }
     pub fn open_manifest(&self, name: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let key = derive_key(&self.key, MANIFEST_SALT, &[]);

@@ -20,7 +20,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::location::{Location, LocationError};
-use crate::meta::{ObjectRecord, OrphanBlob};
+use crate::meta::{Bucket, ObjectRecord, OrphanBlob};
 use crypto::{DataKey, MasterKey};
 
 /// Errors of the engine. `Input` carries the body stream's own error untouched so the S3 layer
@@ -86,6 +86,17 @@ pub struct ManifestCopy {
     /// `None` marks a tombstone: the version was deleted.
     pub record: Option<ObjectRecord>,
 }
+
+/// A bucket's settings as sealed at every location (`buckets/<name id>`), so `recover-index`
+/// can restore versioning, Object Lock, tags and CORS with the objects.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BucketCopy {
+    pub committed_ms: i64,
+    pub bucket: Bucket,
+}
+
+/// Backend prefix of the sealed bucket copies (`buckets/<name id>`).
+pub const BUCKETS_PREFIX: &str = "buckets/";
 
 /// Backend prefix of the shard files (`shards/<blob-id>/<part>.<shard>`).
 pub const SHARDS_PREFIX: &str = "shards/";
@@ -240,6 +251,79 @@ impl Engine {
         {
             tracing::warn!(version_id, error = %e, "writing tombstone failed");
         }
+    }
+
+    fn bucket_copy_path(&self, name: &str) -> String {
+        format!("{BUCKETS_PREFIX}{}", self.master.name_id(name))
+    }
+
+    /// Seals `bucket` (its settings) to every location that answers; best effort: the
+    /// metadata store stays the truth, and heal writes them again.
+    pub async fn write_bucket_copies(&self, bucket: &Bucket, committed_ms: i64) {
+        let path = self.bucket_copy_path(&bucket.name);
+        let copy = BucketCopy {
+            committed_ms,
+            bucket: bucket.clone(),
+        };
+        let plain = match serde_json::to_vec(&copy) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "encoding a bucket copy failed");
+                return;
+            }
+        };
+        let sealed = Bytes::from(self.master.seal_manifest(&path, &plain));
+        let results = join_all(self.locations.iter().map(|l| l.put(&path, sealed.clone()))).await;
+        for (location, result) in self.locations.iter().zip(results) {
+            if let Err(e) = result {
+                tracing::warn!(location = %location.name(), error = %e, "bucket copy not written");
+            }
+        }
+    }
+
+    /// Writes the sealed copy of `bucket` to every location that lacks one (it was down when
+    /// the settings changed). Returns how many were added.
+    pub async fn ensure_bucket_copies(&self, bucket: &Bucket) -> EngineResult<usize> {
+        let path = self.bucket_copy_path(&bucket.name);
+        let mut missing = Vec::new();
+        for location in &self.locations {
+            match location.head(&path).await {
+                Ok(_) => {}
+                Err(LocationError::NotFound(_)) => missing.push(location),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(0);
+        }
+        let copy = BucketCopy {
+            committed_ms: bucket.created_ms,
+            bucket: bucket.clone(),
+        };
+        let plain = serde_json::to_vec(&copy).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let sealed = Bytes::from(self.master.seal_manifest(&path, &plain));
+        for location in &missing {
+            location.put(&path, sealed.clone()).await?;
+        }
+        Ok(missing.len())
+    }
+
+    /// Removes a deleted bucket's sealed copies (best effort; a leftover only brings back an
+    /// empty bucket on `recover-index`).
+    pub async fn delete_bucket_copies(&self, name: &str) {
+        let path = self.bucket_copy_path(name);
+        for location in &self.locations {
+            if let Err(e) = location.delete(&path).await {
+                tracing::warn!(location = %location.name(), error = %e, "bucket copy not deleted");
+            }
+        }
+    }
+
+    /// Opens a sealed bucket copy read from `path`.
+    pub fn open_bucket_copy(&self, path: &str, sealed: &[u8]) -> EngineResult<BucketCopy> {
+        let plain = self.master.open_manifest(path, sealed)?;
+        serde_json::from_slice(&plain)
+            .map_err(|e| EngineError::Internal(format!("bucket copy {path}: {e}")))
     }
 
     /// Opens a sealed manifest copy read from `path` (its backend path is the AAD).

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{JobEnv, JobError, JobResult, now_ms, rfc3339};
-use crate::engine::MANIFESTS_PREFIX;
+use crate::engine::{BUCKETS_PREFIX, MANIFESTS_PREFIX};
 use crate::meta::{Bucket, MetaError, ObjectRecord};
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -28,6 +28,8 @@ pub struct RecoverSummary {
     /// Live copies replaced by a newer copy of the same key.
     pub superseded: u64,
     pub buckets: u64,
+    /// Sealed bucket settings read.
+    pub bucket_copies: u64,
     pub objects: u64,
     pub errors: Vec<String>,
 }
@@ -43,12 +45,13 @@ impl RecoverSummary {
     pub fn text(&self) -> String {
         let mut s = format!(
             "recover-index from location {}: manifest copies {}, tombstones {}, unreadable {}, superseded {}\n  \
-             buckets created {}, objects restored {}, errors {}",
+             bucket settings read {}, buckets created {}, objects restored {}, errors {}",
             self.location,
             self.manifest_copies,
             self.tombstones,
             self.unreadable,
             self.superseded,
+            self.bucket_copies,
             self.buckets,
             self.objects,
             self.errors.len()
@@ -132,6 +135,33 @@ pub async fn run(env: &JobEnv, from: Option<&str>) -> JobResult<RecoverSummary> 
     s.location = location.name().to_string();
     tracing::info!(location = %s.location, copies = listed.len(), "recovering the index");
 
+    // Sealed bucket settings first (versioning, Object Lock, tags, CORS).
+    let mut sealed_buckets: BTreeMap<String, Bucket> = BTreeMap::new();
+    match location.list(BUCKETS_PREFIX).await {
+        Ok(copies) => {
+            for info in copies {
+                let copy = match location.get(&info.path).await {
+                    Ok(sealed) => env.engine.open_bucket_copy(&info.path, &sealed),
+                    Err(e) => Err(e.into()),
+                };
+                match copy {
+                    Ok(c) => {
+                        s.bucket_copies += 1;
+                        sealed_buckets.insert(c.bucket.name.clone(), c.bucket);
+                    }
+                    Err(e) => {
+                        s.unreadable += 1;
+                        tracing::warn!(path = %info.path, error = %e, "bucket copy unreadable");
+                    }
+                }
+            }
+        }
+        Err(e) => s.errors.push(format!(
+            "listing {BUCKETS_PREFIX} at {}: {e}",
+            location.name()
+        )),
+    }
+
     // (bucket, key) → every live version's (committed_ms, record)
     let mut versions: BTreeMap<(String, String), Vec<(i64, ObjectRecord)>> = BTreeMap::new();
     for info in listed {
@@ -182,13 +212,18 @@ pub async fn run(env: &JobEnv, from: Option<&str>) -> JobResult<RecoverSummary> 
         }
     }
     for (name, (created_ms, versioned)) in &buckets {
-        let mut bucket = Bucket::new(name.clone(), *created_ms);
-        if *versioned {
-            // A bucket that held versioned objects had versioning on (Object Lock and the
-            // exact state are bucket settings no manifest carries: set them again).
-            bucket.versioning = crate::meta::Versioning::Enabled;
-        }
-        match env.meta.create_bucket(&bucket).await {
+        sealed_buckets.entry(name.clone()).or_insert_with(|| {
+            // No sealed settings (written before they existed, or lost): a bucket that held
+            // versioned objects had versioning on.
+            let mut bucket = Bucket::new(name.clone(), *created_ms);
+            if *versioned {
+                bucket.versioning = crate::meta::Versioning::Enabled;
+            }
+            bucket
+        });
+    }
+    for bucket in sealed_buckets.values() {
+        match env.meta.create_bucket(bucket).await {
             Ok(()) => s.buckets += 1,
             Err(MetaError::BucketExists) => {}
             Err(e) => return Err(e.into()),

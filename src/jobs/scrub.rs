@@ -440,6 +440,15 @@ pub async fn run(env: &JobEnv, options: &ScrubOptions) -> JobResult<ScrubSummary
     };
     let mut bar = Progress::new(job, options.interactive, total);
     let throttle = Throttle::new(options.rate_bytes_per_sec);
+    if options.repair {
+        // Bucket settings are sealed at every location too; one that was down when they
+        // changed gets them now (a few small writes per bucket).
+        for bucket in env.meta.list_buckets().await? {
+            if let Err(e) = env.engine.ensure_bucket_copies(&bucket).await {
+                tracing::warn!(bucket = %bucket.name, error = %e, "sealing bucket settings failed");
+            }
+        }
+    }
     let mut walk = ObjectWalk::new(env.meta.as_ref(), resumed_after).await?;
     let mut last_save = std::time::Instant::now();
     let mut stopped = false;

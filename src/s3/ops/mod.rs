@@ -50,6 +50,37 @@ impl RequestCtx {
 }
 
 pub async fn dispatch(state: &Arc<S3State>, op: Operation, req: RequestCtx) -> S3Result<Response> {
+    let settings_of = match &op {
+        Operation::CreateBucket { bucket }
+        | Operation::PutBucketVersioning { bucket }
+        | Operation::PutObjectLockConfiguration { bucket }
+        | Operation::PutBucketTagging { bucket }
+        | Operation::DeleteBucketTagging { bucket }
+        | Operation::PutBucketCors { bucket }
+        | Operation::DeleteBucketCors { bucket } => Some(bucket.clone()),
+        _ => None,
+    };
+    let deleted_bucket = match &op {
+        Operation::DeleteBucket { bucket } => Some(bucket.clone()),
+        _ => None,
+    };
+    let response = dispatch_operation(state, op, req).await;
+    if response.as_ref().is_ok_and(|r| r.status().is_success()) {
+        if let Some(bucket) = settings_of {
+            reseal_bucket(state, &bucket).await;
+        }
+        if let Some(bucket) = deleted_bucket {
+            state.engine.delete_bucket_copies(&bucket).await;
+        }
+    }
+    response
+}
+
+async fn dispatch_operation(
+    state: &Arc<S3State>,
+    op: Operation,
+    req: RequestCtx,
+) -> S3Result<Response> {
     use Operation::*;
     match op {
         ListBuckets => bucket::list_buckets(state).await,
@@ -209,6 +240,16 @@ impl From<EngineError> for S3Error {
             }
             EngineError::Key(_) | EngineError::Internal(_) => S3Error::internal(e),
         }
+    }
+}
+
+/// After a bucket's settings changed (created, versioning, Object Lock, tags, CORS): seal the
+/// current bucket record to the locations, so `recover-index` brings the settings back.
+pub async fn reseal_bucket(state: &S3State, bucket: &str) {
+    match state.meta.get_bucket(bucket).await {
+        Ok(Some(b)) => state.engine.write_bucket_copies(&b, super::now_ms()).await,
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "reading a bucket to seal its settings failed"),
     }
 }
 
