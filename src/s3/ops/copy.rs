@@ -14,9 +14,9 @@ use futures::TryStreamExt;
 use http::HeaderMap;
 
 use super::multipart::MAX_PART_SIZE;
-use super::object::{commit_if, discard, precheck_write};
-use super::{RequestCtx, check_object_target, object_metadata, quoted, release_orphans};
-use crate::meta::{ObjectRecord, UploadedPart};
+use super::object::{commit_if, precheck_write};
+use super::{RequestCtx, check_object_target, object_metadata, quoted};
+use crate::meta::ObjectRecord;
 use crate::s3::conditions::{self, Preconditions};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 use crate::s3::xml::XmlWriter;
@@ -300,18 +300,7 @@ pub async fn upload_part_copy(
         .engine
         .data_key(&upload.version_id, &upload.wrapped_dek, &upload.key_id)?;
     let written = copy_range(state, &src, range, &dek, part_number).await?;
-    let record = UploadedPart {
-        upload_id: upload_id.to_string(),
-        part: written.part,
-        last_modified_ms: now_ms(),
-    };
-    match state.meta.put_part(&record).await {
-        Ok(orphans) => release_orphans(state, orphans).await,
-        Err(e) => {
-            discard(state, &record.part).await;
-            return Err(e.into());
-        }
-    }
+    let record = super::multipart::record_part(state, upload_id, written.part).await?;
     let mut w = XmlWriter::new("CopyPartResult");
     w.elem("LastModified", iso8601(record.last_modified_ms))
         .elem("ETag", quoted(&record.part.md5_hex));

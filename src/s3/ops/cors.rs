@@ -18,8 +18,8 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Deserialize;
 
 use super::RequestCtx;
+use super::read_xml_body;
 use super::require_bucket;
-use super::tagging::read_xml_body;
 use crate::meta::{CorsRule, MetaError};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 use crate::s3::xml::{self, XmlWriter};

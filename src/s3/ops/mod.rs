@@ -253,6 +253,25 @@ pub async fn reseal_bucket(state: &S3State, bucket: &str) {
     }
 }
 
+/// Reads a small XML request body (at most `limit` bytes) through the verifying stream and
+/// checks its `Content-MD5`, if sent.
+pub async fn read_xml_body(req: RequestCtx, limit: usize) -> S3Result<bytes::Bytes> {
+    let (_, _, body) = req.into_body()?;
+    let content_md5 = body.content_md5;
+    let raw = super::read_small_body(body, limit).await?;
+    if let Some(expected) = content_md5 {
+        use md5::Digest;
+        let got: [u8; 16] = md5::Md5::digest(&raw).into();
+        if got != expected {
+            return Err(S3Error::new(
+                S3ErrorCode::BadDigest,
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+    }
+    Ok(raw)
+}
+
 /// Fails with NoSuchBucket unless `bucket` exists.
 pub async fn require_bucket(state: &S3State, bucket: &str) -> S3Result<()> {
     match state.meta.get_bucket(bucket).await? {

@@ -93,18 +93,7 @@ pub async fn upload_part(
         .data_key(&upload.version_id, &upload.wrapped_dek, &upload.key_id)?;
     let (written, checksum) =
         receive_part(state, req, &dek, part_number, MAX_PART_SIZE, "COMPOSITE").await?;
-    let record = UploadedPart {
-        upload_id: upload_id.to_string(),
-        part: written.part,
-        last_modified_ms: now_ms(),
-    };
-    match state.meta.put_part(&record).await {
-        Ok(orphans) => release_orphans(state, orphans).await,
-        Err(e) => {
-            discard(state, &record.part).await;
-            return Err(e.into());
-        }
-    }
+    let record = record_part(state, upload_id, written.part).await?;
     let mut r = empty_response(StatusCode::OK);
     r.headers_mut().insert(
         http::header::ETAG,
@@ -119,6 +108,31 @@ pub async fn upload_part(
 
 fn unquote(etag: &str) -> &str {
     etag.trim().trim_matches('"')
+}
+
+/// Records a written part with its upload (replacing an earlier upload of the part number,
+/// whose shards are released). When the upload is gone meanwhile, the part's shards are
+/// removed again.
+pub(super) async fn record_part(
+    state: &S3State,
+    upload_id: &str,
+    part: crate::meta::StoredPart,
+) -> S3Result<UploadedPart> {
+    let record = UploadedPart {
+        upload_id: upload_id.to_string(),
+        part,
+        last_modified_ms: now_ms(),
+    };
+    match state.meta.put_part(&record).await {
+        Ok(orphans) => {
+            release_orphans(state, orphans).await;
+            Ok(record)
+        }
+        Err(e) => {
+            discard(state, &record.part).await;
+            Err(e.into())
+        }
+    }
 }
 
 pub async fn complete(

@@ -17,7 +17,7 @@ use crate::s3::conditions::{self, Preconditions, Verdict};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 use crate::s3::range::{self, RangeRequest};
 use crate::s3::xml::{self, MAX_XML_BODY, XmlWriter};
-use crate::s3::{S3State, empty_response, http_date, now_ms, read_small_body, xml_response};
+use crate::s3::{S3State, empty_response, http_date, now_ms, xml_response};
 
 /// Checks Content-MD5 and turns the verified checksum into its stored form.
 pub fn body_digests(body: &VerifiedBody, md5: &[u8; 16], kind: &str) -> S3Result<Option<Checksum>> {
@@ -475,19 +475,7 @@ pub async fn delete_objects(
 ) -> S3Result<Response> {
     require_bucket(state, bucket).await?;
     let headers = req.headers().clone();
-    let (_, _, body) = req.into_body()?;
-    let content_md5 = body.content_md5;
-    let raw = read_small_body(body, MAX_XML_BODY).await?;
-    if let Some(expected) = content_md5 {
-        use md5::Digest;
-        let got: [u8; 16] = md5::Md5::digest(&raw).into();
-        if got != expected {
-            return Err(S3Error::new(
-                S3ErrorCode::BadDigest,
-                "The Content-MD5 you specified did not match what we received.",
-            ));
-        }
-    }
+    let raw = super::read_xml_body(req, MAX_XML_BODY).await?;
     let bypass = versioning::bypass_governance(&headers);
     let request: xml::Delete = xml::parse(&raw)?;
     if request.objects.is_empty() || request.objects.len() > MAX_DELETE_KEYS {

@@ -10,7 +10,6 @@
 use std::sync::Arc;
 
 use axum::response::Response;
-use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 
@@ -20,7 +19,7 @@ use crate::meta::{MetaError, ObjectRecord};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 use crate::s3::router::Query;
 use crate::s3::xml::{self, XmlWriter};
-use crate::s3::{S3State, empty_response, now_ms, read_small_body, xml_response};
+use crate::s3::{S3State, empty_response, now_ms, xml_response};
 
 /// Tag key/value pairs in the client's order.
 pub type Tags = Vec<(String, String)>;
@@ -157,24 +156,6 @@ fn tagging_xml(tags: &[(String, String)]) -> String {
     w.finish("Tagging")
 }
 
-/// Reads a small XML request body and checks its `Content-MD5`, if sent.
-pub async fn read_xml_body(req: RequestCtx, limit: usize) -> S3Result<Bytes> {
-    let (_, _, body) = req.into_body()?;
-    let content_md5 = body.content_md5;
-    let raw = read_small_body(body, limit).await?;
-    if let Some(expected) = content_md5 {
-        use md5::Digest;
-        let got: [u8; 16] = md5::Md5::digest(&raw).into();
-        if got != expected {
-            return Err(S3Error::new(
-                S3ErrorCode::BadDigest,
-                "The Content-MD5 you specified did not match what we received.",
-            ));
-        }
-    }
-    Ok(raw)
-}
-
 fn no_such_key() -> S3Error {
     S3Error::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
 }
@@ -286,7 +267,7 @@ pub async fn put_object_tagging(
 ) -> S3Result<Response> {
     super::versioning::resolve_read(state, bucket, key, &req.query).await?;
     let query = req.query.clone();
-    let raw = read_xml_body(req, MAX_TAGGING_BODY).await?;
+    let raw = super::read_xml_body(req, MAX_TAGGING_BODY).await?;
     let tags = parse_tagging_xml(&raw, TagTarget::Object)?;
     replace_object_tags(state, bucket, key, &query, tags).await?;
     Ok(empty_response(StatusCode::OK))
@@ -323,7 +304,7 @@ pub async fn put_bucket_tagging(
     req: RequestCtx,
 ) -> S3Result<Response> {
     require_bucket(state, bucket).await?;
-    let raw = read_xml_body(req, MAX_TAGGING_BODY).await?;
+    let raw = super::read_xml_body(req, MAX_TAGGING_BODY).await?;
     let tags = parse_tagging_xml(&raw, TagTarget::Bucket)?;
     state
         .meta

@@ -22,7 +22,7 @@ use crate::meta::{
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 use crate::s3::router::Query;
 use crate::s3::xml::{self, MAX_XML_BODY, XmlWriter};
-use crate::s3::{S3State, empty_response, iso8601, now_ms, read_small_body, xml_response};
+use crate::s3::{S3State, empty_response, iso8601, now_ms, xml_response};
 
 const MS_PER_DAY: i64 = 86_400_000;
 /// Longest default retention AWS accepts (100 years).
@@ -318,8 +318,7 @@ pub async fn put_bucket_versioning(
     req: RequestCtx,
 ) -> S3Result<Response> {
     load_bucket(state, bucket).await?;
-    let (_, _, body) = req.into_body()?;
-    let raw = read_small_body(body, MAX_XML_BODY).await?;
+    let raw = super::read_xml_body(req, MAX_XML_BODY).await?;
     let config: VersioningConfiguration = xml::parse(&raw)?;
     if config.mfa_delete.as_deref() == Some("Enabled") {
         return Err(S3Error::new(
@@ -570,8 +569,7 @@ pub async fn put_object_lock_configuration(
     req: RequestCtx,
 ) -> S3Result<Response> {
     load_bucket(state, bucket).await?;
-    let (_, _, body) = req.into_body()?;
-    let raw = read_small_body(body, MAX_XML_BODY).await?;
+    let raw = super::read_xml_body(req, MAX_XML_BODY).await?;
     let config: ObjectLockConfiguration = xml::parse(&raw)?;
     if config.enabled.as_deref() != Some("Enabled") {
         return Err(malformed());
@@ -696,8 +694,7 @@ pub async fn put_object_retention(
 ) -> S3Result<Response> {
     let (_, version) = lock_target(state, bucket, key, &req.query).await?;
     let bypass = bypass_governance(req.headers());
-    let (_, _, body) = req.into_body()?;
-    let raw = read_small_body(body, MAX_XML_BODY).await?;
+    let raw = super::read_xml_body(req, MAX_XML_BODY).await?;
     let x: XmlRetention = xml::parse(&raw)?;
     let retention = match (x.mode, x.retain_until) {
         (None, None) => None,
@@ -760,8 +757,7 @@ pub async fn put_object_legal_hold(
     req: RequestCtx,
 ) -> S3Result<Response> {
     let (_, version) = lock_target(state, bucket, key, &req.query).await?;
-    let (_, _, body) = req.into_body()?;
-    let raw = read_small_body(body, MAX_XML_BODY).await?;
+    let raw = super::read_xml_body(req, MAX_XML_BODY).await?;
     let x: XmlLegalHold = xml::parse(&raw)?;
     let on = match x.status.as_deref() {
         Some("ON") => true,
