@@ -237,3 +237,21 @@ def test_tags_per_version(s3, vbucket):
     with pytest.raises(ClientError) as e:
         s3.get_object_tagging(Bucket=vbucket, Key="t", VersionId="e" * 32)
     assert code(e.value) == "NoSuchVersion"
+
+
+def test_list_object_versions_pages_through_common_prefixes(s3, vbucket):
+    for key in ("a/1", "a/2", "b/1", "c"):
+        s3.put_object(Bucket=vbucket, Key=key, Body=b"x")
+        s3.put_object(Bucket=vbucket, Key=key, Body=b"y")
+    seen_prefixes, seen_keys, kwargs = [], [], {}
+    for _ in range(10):
+        page = s3.list_object_versions(Bucket=vbucket, Delimiter="/", MaxKeys=1, **kwargs)
+        seen_prefixes += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        seen_keys += [(v["Key"], v["IsLatest"]) for v in page.get("Versions", [])]
+        if not page["IsTruncated"]:
+            break
+        kwargs = {"KeyMarker": page["NextKeyMarker"]}
+        if "NextVersionIdMarker" in page:
+            kwargs["VersionIdMarker"] = page["NextVersionIdMarker"]
+    assert seen_prefixes == ["a/", "b/"]
+    assert seen_keys == [("c", True), ("c", False)]

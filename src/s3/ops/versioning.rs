@@ -412,7 +412,10 @@ pub async fn list_object_versions(
                 && let Some(pos) = key[prefix.len()..].find(d.as_str())
             {
                 let cp = key[..prefix.len() + pos + d.len()].to_string();
-                if prefixes.last() != Some(&cp) {
+                // A key marker inside (or equal to) this prefix: it was returned on an earlier
+                // page (as ListObjects does, so paging by NextKeyMarker makes progress).
+                let returned_before = key_marker.as_deref().is_some_and(|m| m.starts_with(&cp));
+                if prefixes.last() != Some(&cp) && !returned_before {
                     if entries.len() + prefixes.len() >= max_keys {
                         truncated = true;
                         break 'outer;
