@@ -102,16 +102,7 @@ class Gateway:
         if self.config_text is not None:
             self.config_path.write_text(self.config_text)
             args += ["--config", str(self.config_path)]
-        env = dict(os.environ)
-        env.update(
-            CHUNKWORKS_ACCESS_KEY=ACCESS_KEY,
-            CHUNKWORKS_SECRET_KEY=SECRET_KEY,
-            TMPDIR=str(self.tmp_dir),
-            RUST_BACKTRACE="1",
-            NO_COLOR="1",
-        )
-        env.setdefault("CHUNKWORKS_LOG", "info")
-        env.update(self.extra_env)
+        env = self._env()
         self._log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             args, stdout=self._log_file, stderr=subprocess.STDOUT, env=env, cwd=self.workdir
@@ -152,6 +143,20 @@ class Gateway:
             self._log_file.close()
             self._log_file = None
 
+    def _env(self) -> dict[str, str]:
+        """The environment of the gateway process and of its subcommands."""
+        env = dict(os.environ)
+        env.update(
+            CHUNKWORKS_ACCESS_KEY=ACCESS_KEY,
+            CHUNKWORKS_SECRET_KEY=SECRET_KEY,
+            TMPDIR=str(self.tmp_dir),
+            RUST_BACKTRACE="1",
+            NO_COLOR="1",
+        )
+        env.setdefault("CHUNKWORKS_LOG", "info")
+        env.update(self.extra_env)
+        return env
+
     @property
     def config_path(self) -> Path:
         return self.workdir / "config.toml"
@@ -159,16 +164,7 @@ class Gateway:
     def cli(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
         """`chunkworks <args> --data-dir DIR [--config FILE]` with the gateway's environment
         (works while the gateway runs and while it is stopped)."""
-        env = dict(os.environ)
-        env.update(
-            CHUNKWORKS_ACCESS_KEY=ACCESS_KEY,
-            CHUNKWORKS_SECRET_KEY=SECRET_KEY,
-            TMPDIR=str(self.tmp_dir),
-            NO_COLOR="1",
-            RUST_BACKTRACE="1",
-        )
-        env.setdefault("CHUNKWORKS_LOG", "info")
-        env.update(self.extra_env)
+        env = self._env()
         cmd = [self.binary, *args, "--data-dir", str(self.data_dir)]
         if self.config_text is not None:
             if not self.config_path.exists():

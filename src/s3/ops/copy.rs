@@ -204,7 +204,7 @@ pub async fn copy_object(
         .filter(|c| c.kind == "FULL_OBJECT" && src.multipart_count == 0);
     let mut part = written.part;
     part.checksum = checksum.clone();
-    let mut record = ObjectRecord {
+    let record = ObjectRecord {
         bucket: bucket.to_string(),
         key: key.to_string(),
         version_id: version.version_id,
@@ -218,12 +218,11 @@ pub async fn copy_object(
         key_id: version.key_id,
         parts: vec![part],
         multipart_count: 0,
-        versioned: false,
-        retention: None,
-        legal_hold: false,
+        versioned: settings.versioned,
+        retention: settings.retention.clone(),
+        legal_hold: settings.legal_hold,
         tags,
     };
-    settings.apply(&mut record);
     commit_if(state, &record, condition.as_ref()).await?;
     let mut w = XmlWriter::new("CopyObjectResult");
     w.elem("LastModified", iso8601(record.last_modified_ms))

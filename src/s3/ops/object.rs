@@ -97,7 +97,7 @@ pub async fn put_object(
         "FULL_OBJECT",
     )
     .await?;
-    let mut record = ObjectRecord {
+    let record = ObjectRecord {
         bucket: bucket.to_string(),
         key: key.to_string(),
         version_id: version.version_id,
@@ -111,12 +111,11 @@ pub async fn put_object(
         key_id: version.key_id,
         parts: vec![written.part],
         multipart_count: 0,
-        versioned: false,
-        retention: None,
-        legal_hold: false,
+        versioned: settings.versioned,
+        retention: settings.retention.clone(),
+        legal_hold: settings.legal_hold,
         tags,
     };
-    settings.apply(&mut record);
     commit_if(state, &record, condition.as_ref()).await?;
     let mut r = empty_response(StatusCode::OK);
     versioning::version_id_header(&mut r, settings.bucket_versioning, record.s3_version_id());

@@ -656,7 +656,7 @@ pub async fn post_object(
         .engine
         .write_part(&version.dek, 1, reader.file_stream(min, max), None, max)
         .await?;
-    let mut record = ObjectRecord {
+    let record = ObjectRecord {
         bucket: bucket.to_string(),
         key: key.clone(),
         version_id: version.version_id,
@@ -671,11 +671,10 @@ pub async fn post_object(
         parts: vec![written.part],
         multipart_count: 0,
         tags,
-        versioned: false,
-        retention: None,
-        legal_hold: false,
+        versioned: settings.versioned,
+        retention: settings.retention.clone(),
+        legal_hold: settings.legal_hold,
     };
-    settings.apply(&mut record);
     commit_if(state, &record, None).await?;
     Ok(success_response(
         &parts.headers,

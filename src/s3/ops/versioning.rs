@@ -96,14 +96,6 @@ pub struct NewVersionSettings {
     pub legal_hold: bool,
 }
 
-impl NewVersionSettings {
-    pub fn apply(&self, record: &mut ObjectRecord) {
-        record.versioned = self.versioned;
-        record.retention = self.retention.clone();
-        record.legal_hold = self.legal_hold;
-    }
-}
-
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
